@@ -1,0 +1,172 @@
+"""The game socket: checks who is connecting, then forwards inputs and lets the hub write
+frames. No game logic here beyond asking the rules whether an input is well formed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from games import protocol
+from games.hub import FrameHub, local_hub
+from games.protocol import Ack, Auth, Input, Ping, ProtocolError
+from games.rules import get_game
+from games.rules.base import Game, InvalidInput
+from games.security import OriginAllowList, origin_of
+from games.selectors import match_get, match_json, seat_holder
+from games.tickets import ticket_redeem
+
+MAX_BAD_MESSAGES = 10  # error frames before a client is taken for broken or hostile
+ENDED = ("finished", "abandoned")
+
+
+def _match_for_socket(match_id: str, seat: int) -> tuple[dict[str, Any] | None, int | None]:
+    match = match_get(match_id=match_id)
+    if match is None:
+        return None, None
+    return match_json(match), seat_holder(match_id=match_id, seat=seat)
+
+
+class PlayConsumer(AsyncWebsocketConsumer):
+    match_id = ""
+    seat = -1
+    synced = False  # set by the hub once a keyframe went out; deltas before it mean nothing
+    ack = -1
+    game: Game | None = None
+    hub: FrameHub | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' dispatch hops to a thread before every message to close stale database
+        # connections: 30-45 % of a message's cost (DESIGN.md). Our handlers reach the
+        # database only through database_sync_to_async, which does that itself.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        offered = self.scope.get("subprotocols") or []
+        allow = OriginAllowList(settings.GAMESERVER_ALLOWED_ORIGINS)
+        if protocol.SUBPROTOCOL_JSON not in offered or not allow.allows(origin_of(self.scope)):
+            await self.close(code=protocol.CLOSE_FORBIDDEN)  # before accept: HTTP 403
+            return
+        await self.accept(protocol.SUBPROTOCOL_JSON)
+        if b"ticket" in self.scope.get("query_string", b"").lower():
+            await self.reject(
+                protocol.CLOSE_BAD_INPUT,
+                "ticket_in_url",
+                "tickets in the URL are refused (URLs end up in logs): send it as the "
+                "sub-protocol 'ticket.<ticket>' or in an auth message",
+            )
+            return
+        tickets = [p for p in offered if p.startswith(protocol.TICKET_PREFIX)]
+        if tickets:
+            await self.authenticate(tickets[0][len(protocol.TICKET_PREFIX) :])
+        else:
+            self._auth_timer = asyncio.get_running_loop().call_later(
+                settings.GAMESERVER["AUTH_TIMEOUT"],
+                lambda: asyncio.ensure_future(self._auth_timeout()),
+            )
+
+    async def _auth_timeout(self) -> None:
+        if not self.match_id:
+            await self.reject(
+                protocol.CLOSE_UNAUTHENTICATED, "auth_timeout", "no ticket arrived in time"
+            )
+
+    async def authenticate(self, token: str) -> None:
+        ticket = await ticket_redeem(token)
+        if ticket is None:
+            await self.reject(
+                protocol.CLOSE_UNAUTHENTICATED,
+                "bad_ticket",
+                "ticket unknown, expired or already used: get a new one from the HTTP API",
+            )
+            return
+        match, holder = await database_sync_to_async(_match_for_socket)(
+            ticket.match_id, ticket.seat
+        )
+        if match is None or match["status"] in ENDED:
+            await self.reject(protocol.CLOSE_MATCH_GONE, "match_gone", "that match is over")
+            return
+        if holder != ticket.user_id:
+            await self.reject(protocol.CLOSE_FORBIDDEN, "not_your_seat", "that seat is not yours")
+            return
+        self.game = get_game(match["game"])
+        self.match_id, self.seat = ticket.match_id, ticket.seat
+        welcome = {
+            "type": "welcome",
+            "match": match,
+            "seat": self.seat,
+            "tick_rate": match["tick_rate"],
+            "server_time": protocol.now_ms(),
+        }
+        await self.send(protocol.encode(welcome))
+        self.hub = await local_hub()
+        if not await self.hub.attach(self):
+            self.match_id = ""
+            await self.reject(
+                protocol.CLOSE_TRY_AGAIN, "no_engine", "no engine is running this match yet"
+            )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        try:
+            message = protocol.decode_client(
+                text_data, max_bytes=settings.GAMESERVER["MAX_MESSAGE_BYTES"]
+            )
+            await self.handle(message)
+        except ProtocolError as error:
+            await self.protocol_error(error)
+
+    async def handle(self, message: protocol.ClientMessage) -> None:
+        if not self.match_id:
+            if not isinstance(message, Auth):
+                raise ProtocolError(
+                    "auth_first", "send an auth message first", close=protocol.CLOSE_UNAUTHENTICATED
+                )
+            await self.authenticate(message.ticket)
+        elif isinstance(message, Input):
+            self.ack = message.ack
+            try:
+                self.game.parse_input(message.data)
+            except InvalidInput as error:
+                raise ProtocolError("bad_input", str(error)) from None
+            self.hub.queue_input(self, message.data)
+        elif isinstance(message, Ack):
+            self.ack = message.ack
+        elif isinstance(message, Ping):
+            pong = {"type": "pong", "id": message.id, "server_time": protocol.now_ms()}
+            await self.send(protocol.encode(pong))
+        else:
+            raise ProtocolError("already_authenticated", "this socket is already authenticated")
+
+    async def protocol_error(self, error: ProtocolError) -> None:
+        self.bad_messages = getattr(self, "bad_messages", 0) + 1
+        if error.close is None and self.bad_messages > MAX_BAD_MESSAGES:
+            error.close = protocol.CLOSE_BAD_INPUT
+            error.message += f" (more than {MAX_BAD_MESSAGES} bad messages: closing)"
+        if error.close is None:
+            await self.send(protocol.error_message(error.code, error.message))
+        else:
+            await self.reject(error.close, error.code, error.message)
+
+    async def reject(self, close_code: int, code: str, message: str) -> None:
+        """An error frame saying why, then the documented close code (daphne sends no reason)."""
+        await self.send(protocol.error_message(code, message))
+        await self.close(code=close_code)
+
+    async def match_over(self, over: str) -> None:
+        await self.hub.detach(self)
+        self.match_id = ""
+        await self.send(over)
+        await self.close(code=protocol.CLOSE_MATCH_OVER)
+
+    async def disconnect(self, code: int) -> None:
+        timer = getattr(self, "_auth_timer", None)
+        if timer is not None:
+            timer.cancel()
+        if self.hub is not None and self.match_id:
+            await self.hub.detach(self)

@@ -1,0 +1,60 @@
+"""A fixed-timestep clock on the event loop's clock, with the numbers an operator needs."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+# Past this many ticks behind, skip ahead instead of running a burst of catch-up ticks that
+# would flood every player with stale frames.
+MAX_CATCH_UP_TICKS = 5
+DURATION_SAMPLES = 1200
+
+
+@dataclass
+class TickStats:
+    """Tick durations (seconds) of the last minute or so, and how often the loop ran late."""
+
+    durations: list[float] = field(default_factory=list)
+    overruns: int = 0  # ticks whose work took longer than one period
+    skipped: int = 0  # ticks dropped because the loop fell too far behind
+    ticks: int = 0
+
+    def record(self, duration: float, period: float) -> None:
+        self.ticks += 1
+        if duration > period:
+            self.overruns += 1
+        self.durations.append(duration)
+        if len(self.durations) > DURATION_SAMPLES:
+            del self.durations[: DURATION_SAMPLES // 2]
+
+    def percentile(self, q: float) -> float:
+        if not self.durations:
+            return 0.0
+        ordered = sorted(self.durations)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class TickClock:
+    """Tick n is due at start + n·period: a late tick does not push back every later one."""
+
+    def __init__(self, rate: int):
+        self.period = 1.0 / rate
+        self.loop = asyncio.get_running_loop()
+        self.start = self.loop.time()
+        self.n = 0
+        self.stats = TickStats()
+
+    async def next_tick(self) -> None:
+        self.n += 1
+        due = self.start + self.n * self.period
+        now = self.loop.time()
+        if now < due:
+            await asyncio.sleep(due - now)
+        elif now - due > MAX_CATCH_UP_TICKS * self.period:
+            behind = int((now - due) / self.period)
+            self.stats.skipped += behind
+            self.n += behind
+
+    def record(self, duration: float) -> None:
+        self.stats.record(duration, self.period)

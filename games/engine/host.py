@@ -1,0 +1,310 @@
+"""The engine host: owns many matches, ticks them, and sends each interested web process one
+message per tick with the frames of the matches it asked for (DESIGN.md, "The data path")."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from games import protocol
+from games.engine.clock import TickClock
+from games.engine.runtime import OVER, PLAYING, STARTING, WAITING, MatchRuntime
+from games.models import Match
+from games.rules import get_game
+from games.services import match_abandon, match_finish, match_start
+from games.store import get_store
+
+log = logging.getLogger(__name__)
+
+YIELD_EVERY = 25  # matches ticked between yields, so sockets and Redis get the loop too
+FINISH_RETRIES = 8
+
+
+def _load_match(match_id: str) -> Match | None:
+    return Match.objects.filter(public_id=match_id).first()
+
+
+class EngineHost:
+    def __init__(self, *, layer: Any, store: Any = None, name: str = "engine"):
+        self.layer = layer
+        self.store = store or get_store()
+        self.name = name
+        self.config = settings.GAMESERVER
+        self.channel = ""
+        self.runtimes: dict[str, MatchRuntime] = {}
+        self.leases: dict[str, str] = {}
+        self.clocks: dict[int, TickClock] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
+        self.stopping = False
+
+    # Lifecycle
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel("engine.")
+        for job in (self._receive_loop, self._claim_loop, self._lease_loop, self._takeover_loop):
+            self._tasks.append(asyncio.create_task(job(), name=f"{self.name}:{job.__name__}"))
+        log.info("engine host %s listening on %s", self.name, self.channel)
+
+    async def stop(self) -> None:
+        """Checkpoint and hand every running match back, so another host resumes it at once."""
+        self.stopping = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for match_id in list(self.runtimes):
+            runtime = self.runtimes.pop(match_id)
+            lease = self.leases.pop(match_id)
+            if runtime.phase != WAITING:
+                await self._checkpoint(runtime, lease)
+            await self.store.lease_release(match_id, lease)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # Channel-layer messages
+    async def _receive_loop(self) -> None:
+        handlers = {
+            protocol.ENGINE_WATCH: self.engine_watch,
+            protocol.ENGINE_UNWATCH: self.engine_unwatch,
+            protocol.ENGINE_JOIN: self.engine_join,
+            protocol.ENGINE_DROP: self.engine_drop,
+            protocol.ENGINE_INPUTS: self.engine_inputs,
+        }
+        while True:
+            message = await self.layer.receive(self.channel)
+            handler = handlers.get(message.get("type"))
+            if handler is None:
+                log.warning("engine %s: unknown message type %r", self.name, message.get("type"))
+                continue
+            try:
+                await handler(message)
+            except Exception:
+                log.exception("engine %s: handling %s failed", self.name, message.get("type"))
+
+    async def engine_watch(self, message: dict) -> None:
+        runtime = self.runtimes.get(message["match"])
+        if runtime is None:
+            await self._refuse(message["hub"], message["match"])
+            return
+        runtime.watchers.add(message["hub"])
+        runtime.keyframe_due = True
+
+    async def engine_unwatch(self, message: dict) -> None:
+        runtime = self.runtimes.get(message["match"])
+        if runtime is not None:
+            runtime.watchers.discard(message["hub"])
+
+    async def engine_join(self, message: dict) -> None:
+        runtime = self.runtimes.get(message["match"])
+        if runtime is None:
+            await self._refuse(message["reply"], message["match"])
+            return
+        runtime.connect(message["seat"])
+
+    async def engine_drop(self, message: dict) -> None:
+        runtime = self.runtimes.get(message["match"])
+        if runtime is not None:
+            runtime.disconnect(message["seat"])
+
+    async def engine_inputs(self, message: dict) -> None:
+        for match_id, seat, data in message["items"]:
+            runtime = self.runtimes.get(match_id)
+            if runtime is not None:
+                runtime.add_input(seat, data)
+
+    async def _refuse(self, channel: str, match_id: str) -> None:
+        """Tell a stale sender we do not own the match, so it looks the owner up again."""
+        await self.layer.send(channel, {"type": protocol.HUB_OWNER, "match": match_id,
+                                        "owner": None})
+
+    # Claiming matches: new ones from the queue, orphaned ones whose lease expired
+    async def _claim_loop(self) -> None:
+        while True:
+            match_id = await self.store.next_queued_match(1.0)
+            if match_id is not None:
+                await self._claim(match_id)
+
+    async def _takeover_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config["LEASE_TTL"] / 2)
+            for match_id in await self.store.active_list():
+                if match_id not in self.runtimes and await self.store.owner_of(match_id) is None:
+                    await self._claim(match_id)
+
+    async def _claim(self, match_id: str) -> None:
+        lease = await self.store.lease_acquire(match_id, self.channel, self.config["LEASE_TTL"])
+        if lease is None:
+            return
+        try:
+            runtime = await self._runtime_for(match_id)
+        except Exception:
+            log.exception("engine %s: could not load match %s", self.name, match_id)
+            runtime = None
+        if runtime is None:
+            await self.store.lease_release(match_id, lease)
+            await self.store.active_remove(match_id)
+            return
+        self.runtimes[match_id] = runtime
+        self.leases[match_id] = lease
+        await self.store.active_add(match_id)
+        self._clock_for(runtime.tick_rate)
+        await self.layer.group_send(
+            protocol.HUBS_GROUP,
+            {"type": protocol.HUB_OWNER, "match": match_id, "owner": self.channel},
+        )
+        log.info("engine %s: now running match %s (%s)", self.name, match_id, runtime.phase)
+        if runtime.phase == OVER:
+            self._spawn(self._finish(runtime))  # the last owner died before writing the result
+
+    async def _runtime_for(self, match_id: str) -> MatchRuntime | None:
+        match = await sync_to_async(_load_match)(match_id)
+        if match is None or match.status in (Match.Status.FINISHED, Match.Status.ABANDONED):
+            return None
+        runtime = MatchRuntime(
+            match_id=match_id,
+            game=get_game(match.game),
+            seats=match.seats,
+            seed=match.seed,
+            tick_rate=match.tick_rate,
+        )
+        checkpoint = await self.store.checkpoint_load(match_id)
+        if checkpoint is not None:
+            runtime.restore(msgspec.json.decode(checkpoint))
+        elif match.status == Match.Status.RUNNING:
+            # Started but never checkpointed: replay from the start with the same seats.
+            from games.selectors import match_roster
+
+            runtime.start(await sync_to_async(match_roster)(match_id=match_id))
+        return runtime
+
+    # Leases
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for match_id, lease in list(self.leases.items()):
+                if not await self.store.lease_renew(match_id, lease, self.config["LEASE_TTL"]):
+                    log.warning("engine %s: lost the lease of %s; dropping it", self.name, match_id)
+                    self.runtimes.pop(match_id, None)
+                    self.leases.pop(match_id, None)
+
+    # Ticking
+    def _clock_for(self, rate: int) -> None:
+        if rate not in self.clocks and not self.stopping:
+            self.clocks[rate] = None  # type: ignore[assignment]  # reserved; set by the loop
+            task = asyncio.create_task(self._tick_loop(rate), name=f"{self.name}:tick{rate}")
+            self._tasks.append(task)
+
+    async def _tick_loop(self, rate: int) -> None:
+        clock = TickClock(rate)
+        self.clocks[rate] = clock
+        while True:
+            await clock.next_tick()
+            started = time.perf_counter()
+            await self._tick(rate, clock.n)
+            clock.record(time.perf_counter() - started)
+
+    async def _tick(self, rate: int, n: int) -> None:
+        now = time.monotonic()
+        batches: dict[str, list[list[Any]]] = defaultdict(list)
+        checkpoint_every = self.config["CHECKPOINT_EVERY"]
+        runtimes = [r for r in self.runtimes.values() if r.tick_rate == rate]
+        for i, runtime in enumerate(runtimes):
+            if runtime.phase == WAITING:
+                self._maybe_start(runtime, now)
+                continue
+            frame = runtime.step()
+            if frame is None:
+                continue
+            entry = [runtime.match_id, frame.tick, frame.key, frame.text, frame.over]
+            for hub in runtime.watchers:
+                batches[hub].append(entry)
+            if runtime.phase == OVER:
+                self._spawn(self._finish(runtime))
+            elif frame.tick % checkpoint_every == 0:
+                self._spawn(self._checkpoint(runtime, self.leases.get(runtime.match_id)))
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+        if batches:
+            await asyncio.gather(
+                *(
+                    self.layer.send(hub, {"type": protocol.HUB_FRAMES, "frames": frames})
+                    for hub, frames in batches.items()
+                ),
+                return_exceptions=True,
+            )
+
+    def _maybe_start(self, runtime: MatchRuntime, now: float) -> None:
+        if runtime.should_start(now, self.config["BOT_FILL_SECONDS"]):
+            runtime.phase = STARTING
+            self._spawn(self._start(runtime))
+        elif runtime.is_stale(now, self.config["WAITING_TIMEOUT"]):
+            runtime.phase = OVER
+            self._spawn(self._abandon(runtime))
+
+    async def _start(self, runtime: MatchRuntime) -> None:
+        roster = await sync_to_async(match_start)(match_id=runtime.match_id)
+        if roster is None:
+            log.warning("engine %s: match %s could not start", self.name, runtime.match_id)
+            await self._abandon(runtime)
+            return
+        runtime.start(roster)
+
+    async def _abandon(self, runtime: MatchRuntime) -> None:
+        await sync_to_async(match_abandon)(match_id=runtime.match_id)
+        await self._forget(runtime.match_id)
+
+    async def _checkpoint(self, runtime: MatchRuntime, lease: str | None) -> None:
+        if lease is not None:
+            data = msgspec.json.encode(runtime.dump())
+            await self.store.checkpoint_save(runtime.match_id, lease, data)
+
+    async def _finish(self, runtime: MatchRuntime) -> None:
+        """Write the result exactly once; the final checkpoint lets another host retry."""
+        match_id = runtime.match_id
+        await self._checkpoint(runtime, self.leases.get(match_id))
+        for attempt in range(FINISH_RETRIES):
+            try:
+                await sync_to_async(match_finish)(match_id=match_id, result=runtime.result)
+                break
+            except Exception:
+                log.exception("engine %s: writing the result of %s failed", self.name, match_id)
+                await asyncio.sleep(min(2**attempt * 0.25, 10))
+        else:
+            return  # keep lease and checkpoint: the match stays active for a retry
+        await self._forget(match_id)
+
+    async def _forget(self, match_id: str) -> None:
+        self.runtimes.pop(match_id, None)
+        lease = self.leases.pop(match_id, None)
+        await self.store.active_remove(match_id)
+        if lease is not None:
+            await self.store.lease_release(match_id, lease)
+
+    # For the admin, /metrics and the benchmarks
+    def load(self) -> dict[str, Any]:
+        stats = {rate: clock.stats for rate, clock in self.clocks.items() if clock is not None}
+        return {
+            "matches": len(self.runtimes),
+            "playing": sum(1 for r in self.runtimes.values() if r.phase == PLAYING),
+            "ticks": {
+                rate: {
+                    "count": s.ticks,
+                    "p50_ms": s.percentile(0.5) * 1000,
+                    "p99_ms": s.percentile(0.99) * 1000,
+                    "overruns": s.overruns,
+                    "skipped": s.skipped,
+                }
+                for rate, s in stats.items()
+            },
+        }

@@ -1,0 +1,52 @@
+"""`python manage.py runengine`: an engine host process (Procfile `engine:`)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import signal
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from games.engine.host import EngineHost
+from games.store import get_store
+
+log = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Run an engine host: claims matches, ticks them, streams frames to web processes."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", default="engine", help="shown in logs")
+
+    def handle(self, *args, **options):
+        if not settings.REDIS_URL:
+            raise CommandError(
+                "runengine needs REDIS_URL: without it the engine runs inside the web process "
+                "(the embedded default), and a separate engine could never reach its players."
+            )
+        try:
+            get_store().ping()
+        except Exception as error:
+            raise CommandError(
+                f"REDIS_URL {settings.REDIS_URL} does not answer ({error}): start redis-server "
+                "or fix REDIS_URL"
+            ) from None
+        asyncio.run(self._run(options["name"]))
+
+    async def _run(self, name: str) -> None:
+        host = EngineHost(layer=get_channel_layer(), name=name)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await host.start()
+        gc.freeze()  # start-up objects never need collecting; fewer long GC pauses in ticks
+        self.stdout.write(f"engine {name} running; Ctrl-C or SIGTERM hands its matches over")
+        await stop.wait()
+        await host.stop()
+        log.info("engine %s stopped", name)

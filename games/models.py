@@ -1,0 +1,91 @@
+"""Matches and who sat in them. Writes go through games.services, reads through selectors."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+PUBLIC_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud to a friend
+JOIN_CODE_LENGTH = 6
+
+
+def new_public_id() -> str:
+    return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(10))
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def new_seed() -> int:
+    return secrets.randbits(31)
+
+
+class Match(models.Model):
+    class Status(models.TextChoices):
+        WAITING = "waiting"
+        RUNNING = "running"
+        FINISHED = "finished"
+        ABANDONED = "abandoned"
+
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id)
+    game = models.CharField(max_length=32, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.WAITING, db_index=True
+    )
+    private = models.BooleanField(default=False)
+    join_code = models.CharField(max_length=8, null=True, blank=True, unique=True)
+    seats = models.PositiveSmallIntegerField()
+    tick_rate = models.PositiveSmallIntegerField()
+    seed = models.BigIntegerField(default=new_seed)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "matches"
+
+    def __str__(self) -> str:
+        return f"{self.game} {self.public_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.WAITING
+
+
+class Participant(models.Model):
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="participations",
+    )
+    seat = models.PositiveSmallIntegerField()
+    display_name = models.CharField(max_length=32)
+    bot = models.BooleanField(default=False)
+    score = models.IntegerField(null=True, blank=True)
+    placement = models.PositiveSmallIntegerField(null=True, blank=True)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["match", "seat"]
+        constraints = [
+            models.UniqueConstraint(fields=["match", "seat"], name="one_participant_per_seat"),
+            models.UniqueConstraint(
+                fields=["match", "user"], name="one_seat_per_user", condition=models.Q(bot=False)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} (seat {self.seat})"

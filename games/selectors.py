@@ -1,0 +1,71 @@
+"""Reads of matches and seats, shaped for the API, the socket and the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from games.models import Match, Participant
+from games.rules.base import Seat
+
+
+def open_matches(*, game: str | None, limit: int = 50) -> list[Match]:
+    matches = Match.objects.filter(private=False, status=Match.Status.WAITING)
+    if game:
+        matches = matches.filter(game=game)
+    return list(matches.order_by("created_at").prefetch_related("participants")[:limit])
+
+
+def match_get(*, match_id: str) -> Match | None:
+    return Match.objects.prefetch_related("participants").filter(public_id=match_id).first()
+
+
+def match_roster(*, match_id: str) -> list[Seat]:
+    return [
+        Seat(index=p.seat, name=p.display_name, bot=p.bot)
+        for p in Participant.objects.filter(match__public_id=match_id).order_by("seat")
+    ]
+
+
+def seat_holder(*, match_id: str, seat: int) -> int | None:
+    """The user id in `seat`, to check that a ticket still matches the seat it was issued for."""
+    return (
+        Participant.objects.filter(match__public_id=match_id, seat=seat, bot=False)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def match_json(match: Match, *, viewer_id: int | None = None) -> dict[str, Any]:
+    """The public shape of a match; the join code only for people seated in it."""
+    participants = list(match.participants.all())
+    data: dict[str, Any] = {
+        "id": match.public_id,
+        "game": match.game,
+        "status": match.status,
+        "private": match.private,
+        "seats": match.seats,
+        "tick_rate": match.tick_rate,
+        "players": [
+            {
+                "seat": p.seat,
+                "name": p.display_name,
+                "bot": p.bot,
+                "score": p.score,
+                "placement": p.placement,
+            }
+            for p in sorted(participants, key=lambda p: p.seat)
+        ],
+        "created": _iso(match.created_at),
+        "started": _iso(match.started_at),
+        "ended": _iso(match.ended_at),
+        "result": match.result,
+    }
+    if match.private and viewer_id is not None and any(
+        p.user_id == viewer_id for p in participants
+    ):
+        data["code"] = match.join_code
+    return data

@@ -1,0 +1,184 @@
+"""Every database write of the app: players, seats, match start and the one result write."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from games.models import Match, Participant, new_join_code
+from games.rules import get_game
+from games.rules.base import Result, Seat
+from games.selectors import match_roster
+from games.store import get_store
+
+NAME_MAX = 24
+BOT_NAMES = ["Ada", "Bit", "Cog", "Dot", "Eon", "Fox", "Gnu", "Hex"]
+
+
+class ServiceError(Exception):
+    """A request that cannot be done as asked; `code` is a stable slug for clients."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def clean_display_name(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise ServiceError("bad_name", "name must be a string of 1 to 24 characters")
+    name = " ".join(raw.split())
+    if not 1 <= len(name) <= NAME_MAX:
+        raise ServiceError("bad_name", f"name must be 1 to {NAME_MAX} characters long")
+    if any(unicodedata.category(ch)[0] == "C" for ch in name):
+        raise ServiceError("bad_name", "name must not contain control characters")
+    return name
+
+
+def guest_create(*, name: str) -> AbstractBaseUser:
+    """A guest is an ordinary user with no password, so admin, FKs and sessions just work."""
+    user = get_user_model()(username=f"guest-{secrets.token_hex(8)}", first_name=name)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+def guest_rename(*, user: AbstractBaseUser, name: str) -> None:
+    user.first_name = name
+    user.save(update_fields=["first_name"])
+
+
+def display_name_of(user: AbstractBaseUser) -> str:
+    return user.first_name or user.get_username()
+
+
+def match_create(*, game: str, private: bool, seats: int | None, user: AbstractBaseUser) -> Match:
+    try:
+        rules = get_game(game)
+    except KeyError:
+        raise ServiceError("unknown_game", f"there is no game called {game!r}") from None
+    seats = rules.default_seats if seats is None else seats
+    if not isinstance(seats, int) or not rules.min_seats <= seats <= rules.max_seats:
+        raise ServiceError(
+            "bad_seats", f"seats must be a whole number from {rules.min_seats} to {rules.max_seats}"
+        )
+    for _ in range(10):
+        try:
+            with transaction.atomic():
+                match = Match.objects.create(
+                    game=game,
+                    private=private,
+                    join_code=new_join_code() if private else None,
+                    seats=seats,
+                    tick_rate=rules.tick_rate,
+                    created_by=user,
+                )
+                _take_seat(match, user)
+                # Engines claim new matches from the queue; only once the row is visible.
+                transaction.on_commit(lambda: get_store().enqueue_match(match.public_id))
+                return match
+        except IntegrityError:
+            continue  # join code collision; draw another
+    raise ServiceError("busy", "could not allocate a join code, try again", status=503)
+
+
+def match_join(*, match_id: str, user: AbstractBaseUser) -> tuple[Match, Participant]:
+    """Give `user` a seat, or the seat they already hold."""
+    with transaction.atomic():
+        match = Match.objects.select_for_update().filter(public_id=match_id).first()
+        if match is None:
+            raise ServiceError("no_such_match", f"there is no match {match_id!r}", status=404)
+        existing = match.participants.filter(user=user, bot=False).first()
+        if existing is not None:
+            if match.status in (Match.Status.FINISHED, Match.Status.ABANDONED):
+                raise ServiceError("match_over", "that match is over", status=409)
+            return match, existing
+        if match.status != Match.Status.WAITING:
+            raise ServiceError("match_started", "that match has already started", status=409)
+        return match, _take_seat(match, user)
+
+
+def match_join_by_code(*, code: str, user: AbstractBaseUser) -> tuple[Match, Participant]:
+    if not isinstance(code, str) or not code.strip():
+        raise ServiceError("bad_code", "code must be the 6-character code of a private match")
+    match = Match.objects.filter(join_code=code.strip().upper()).first()
+    if match is None:
+        raise ServiceError("no_such_code", "no match has that code; check it with your friend", 404)
+    return match_join(match_id=match.public_id, user=user)
+
+
+def match_quickplay(*, game: str, user: AbstractBaseUser) -> tuple[Match, Participant]:
+    """Join the oldest open public match of `game` with a free seat, or create one."""
+    for match in Match.objects.filter(
+        game=game, private=False, status=Match.Status.WAITING
+    ).order_by("created_at")[:20]:
+        try:
+            return match_join(match_id=match.public_id, user=user)
+        except ServiceError as error:
+            if error.code not in ("match_full", "match_started"):
+                raise
+    match = match_create(game=game, private=False, seats=None, user=user)
+    return match, match.participants.get(user=user)
+
+
+def _take_seat(match: Match, user: AbstractBaseUser) -> Participant:
+    taken = set(match.participants.values_list("seat", flat=True))
+    free = [seat for seat in range(match.seats) if seat not in taken]
+    if not free:
+        raise ServiceError("match_full", "that match has no free seat", status=409)
+    return Participant.objects.create(
+        match=match, user=user, seat=free[0], display_name=display_name_of(user)[:32]
+    )
+
+
+def match_start(*, match_id: str) -> list[Seat] | None:
+    """Close the match to joiners and seat bots in the free seats; None if it cannot start."""
+    with transaction.atomic():
+        match = Match.objects.select_for_update().filter(public_id=match_id).first()
+        if match is None or match.status != Match.Status.WAITING:
+            return None
+        taken = {p.seat for p in match.participants.all()}
+        for seat in range(match.seats):
+            if seat not in taken:
+                Participant.objects.create(
+                    match=match, seat=seat, bot=True, display_name=BOT_NAMES[seat % len(BOT_NAMES)]
+                )
+        match.status = Match.Status.RUNNING
+        match.started_at = timezone.now()
+        match.save(update_fields=["status", "started_at"])
+        return match_roster(match_id=match_id)
+
+
+def match_finish(*, match_id: str, result: Result) -> bool:
+    """Write the result once; a second call (a replay after failover) changes nothing."""
+    with transaction.atomic():
+        updated = Match.objects.filter(
+            public_id=match_id, status__in=[Match.Status.WAITING, Match.Status.RUNNING]
+        ).update(status=Match.Status.FINISHED, ended_at=timezone.now(), result=result.to_json())
+        if not updated:
+            return False
+        for standing in result.standings:
+            Participant.objects.filter(match__public_id=match_id, seat=standing.seat).update(
+                score=standing.score, placement=standing.placement
+            )
+        return True
+
+
+def match_abandon(*, match_id: str) -> bool:
+    return bool(
+        Match.objects.filter(
+            public_id=match_id, status__in=[Match.Status.WAITING, Match.Status.RUNNING]
+        ).update(status=Match.Status.ABANDONED, ended_at=timezone.now())
+    )
+
+
+def participant_leave(*, match_id: str, seat: int) -> None:
+    Participant.objects.filter(match__public_id=match_id, seat=seat, left_at=None).update(
+        left_at=timezone.now()
+    )

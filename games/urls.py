@@ -1,0 +1,16 @@
+from django.urls import path
+
+from games import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("api/session", views.session),
+    path("api/guest", views.guest),
+    path("api/games", views.games),
+    path("api/matches", views.matches),
+    path("api/matches/<str:match_id>", views.match_detail),
+    path("api/matches/<str:match_id>/join", views.match_join),
+    path("api/matches/<str:match_id>/ticket", views.ticket),
+    path("api/join-by-code", views.join_by_code),
+    path("api/quickplay", views.quickplay),
+]

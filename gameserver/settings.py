@@ -1,0 +1,158 @@
+"""Settings, all from the environment; README.md lists every variable.
+
+With no REDIS_URL the server runs embedded: SQLite, the in-memory channel layer and an engine
+host inside the web process. With REDIS_URL it uses Redis for the channel layer and for
+coordination, and engines run in their own processes (`python manage.py runengine`).
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from gameserver.env import check_production, env_bool, env_list, env_number, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
+GAMESERVER_ALLOWED_ORIGINS = env_list("GAMESERVER_ALLOWED_ORIGINS")
+check_production(
+    debug=DEBUG,
+    secret_key=SECRET_KEY,
+    allowed_hosts=ALLOWED_HOSTS,
+    allowed_origins=GAMESERVER_ALLOWED_ORIGINS,
+)
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or "insecure-development-key-never-use-in-production"
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]", "testserver"]
+    # Any port on the loopback host: tests and `make run` pick their own ports.
+    GAMESERVER_ALLOWED_ORIGINS = GAMESERVER_ALLOWED_ORIGINS or [
+        "http://localhost:*",
+        "http://127.0.0.1:*",
+    ]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "games",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gameserver.urls"
+ASGI_APPLICATION = "gameserver.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(env_number("DATABASE_CONN_MAX_AGE", 0, minimum=0, maximum=3600)),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE makes concurrent seat assignments queue up instead of failing as "locked".
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = True
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Proxy and cookie security. Production defaults are the strict ones.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = int(
+    env_number("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0, maximum=63072000)
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", GAMESERVER_ALLOWED_ORIGINS)
+CSRF_TRUSTED_ORIGINS = [o for o in CSRF_TRUSTED_ORIGINS if "*" not in o.split("://")[-1]]
+SESSION_COOKIE_AGE = 60 * 60 * 24 * 30  # guests keep their name and seats for a month
+
+# The game server's own numbers, in one place (docs/PROTOCOL.md and README.md describe them).
+GAMESERVER = {
+    "TICKET_TTL": env_number("GAMESERVER_TICKET_TTL", 30, minimum=1, maximum=600),
+    "AUTH_TIMEOUT": env_number("GAMESERVER_AUTH_TIMEOUT", 5, minimum=0.5, maximum=60),
+    "BOT_FILL_SECONDS": env_number("GAMESERVER_BOT_FILL_SECONDS", 5, minimum=0, maximum=600),
+    "WAITING_TIMEOUT": env_number("GAMESERVER_WAITING_TIMEOUT", 300, minimum=5, maximum=86400),
+    "LEASE_TTL": env_number("GAMESERVER_LEASE_TTL", 5, minimum=1, maximum=60),
+    "CHECKPOINT_EVERY": int(env_number("GAMESERVER_CHECKPOINT_EVERY", 20, minimum=1, maximum=10000)),
+    "MAX_MESSAGE_BYTES": int(env_number("GAMESERVER_MAX_MESSAGE_BYTES", 4096, minimum=256,
+                                        maximum=1048576)),
+    "OWNER_WAIT": env_number("GAMESERVER_OWNER_WAIT", 10, minimum=0.5, maximum=120),
+    "EMBEDDED_ENGINE": env_bool("GAMESERVER_EMBEDDED_ENGINE", not REDIS_URL),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("GAMESERVER_LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+CSRF_FAILURE_VIEW = "games.views.csrf_failure"
