@@ -16,8 +16,6 @@ from functools import lru_cache
 
 from django.conf import settings
 
-PREFIX = "gs:"
-
 # Both scripts check the lease value, so a host that lost its lease (a "zombie") cannot renew
 # it or overwrite the new owner's checkpoint: the value holds the fencing token.
 RENEW_LUA = """
@@ -43,11 +41,12 @@ CHECKPOINT_TTL_MS = 3600 * 1000
 
 
 class RedisStore:
-    def __init__(self, url: str):
+    def __init__(self, url: str, prefix: str):
         import redis
         import redis.asyncio
 
         self.url = url
+        self.prefix = prefix
         self._sync = redis.Redis.from_url(url)
         self._async_module = redis.asyncio
         self._async = None
@@ -67,54 +66,54 @@ class RedisStore:
 
     # Tickets
     def issue_ticket(self, ticket: str, payload: bytes, ttl: float) -> None:
-        self._sync.set(PREFIX + "ticket:" + ticket, payload, px=int(ttl * 1000))
+        self._sync.set(self.prefix + "ticket:" + ticket, payload, px=int(ttl * 1000))
 
     async def redeem_ticket(self, ticket: str) -> bytes | None:
-        return await self.aio.getdel(PREFIX + "ticket:" + ticket)
+        return await self.aio.getdel(self.prefix + "ticket:" + ticket)
 
     # The queue of matches no engine has claimed yet
     def enqueue_match(self, match_id: str) -> None:
-        self._sync.lpush(PREFIX + "queue", match_id)
+        self._sync.lpush(self.prefix + "queue", match_id)
 
     async def next_queued_match(self, timeout: float) -> str | None:
-        item = await self.aio.brpop([PREFIX + "queue"], timeout=timeout)
+        item = await self.aio.brpop([self.prefix + "queue"], timeout=timeout)
         return item[1].decode() if item else None
 
     # Leases
     async def lease_acquire(self, match_id: str, owner: str, ttl: float) -> str | None:
-        token = await self.aio.incr(PREFIX + "fence:" + match_id)
+        token = await self.aio.incr(self.prefix + "fence:" + match_id)
         value = f"{owner} {token}"
-        ok = await self.aio.set(PREFIX + "lease:" + match_id, value, nx=True, px=int(ttl * 1000))
+        ok = await self.aio.set(self.prefix + "lease:" + match_id, value, nx=True, px=int(ttl * 1000))
         return value if ok else None
 
     async def lease_renew(self, match_id: str, lease: str, ttl: float) -> bool:
-        key = PREFIX + "lease:" + match_id
+        key = self.prefix + "lease:" + match_id
         return bool(await self.aio.eval(RENEW_LUA, 1, key, lease, int(ttl * 1000)))
 
     async def lease_release(self, match_id: str, lease: str) -> None:
-        await self.aio.eval(RELEASE_LUA, 1, PREFIX + "lease:" + match_id, lease)
+        await self.aio.eval(RELEASE_LUA, 1, self.prefix + "lease:" + match_id, lease)
 
     async def owner_of(self, match_id: str) -> str | None:
-        value = await self.aio.get(PREFIX + "lease:" + match_id)
+        value = await self.aio.get(self.prefix + "lease:" + match_id)
         return value.decode().split(" ")[0] if value else None
 
     # Checkpoints and the set of matches some engine should be running
     async def checkpoint_save(self, match_id: str, lease: str, data: bytes) -> bool:
-        keys = (PREFIX + "lease:" + match_id, PREFIX + "checkpoint:" + match_id)
+        keys = (self.prefix + "lease:" + match_id, self.prefix + "checkpoint:" + match_id)
         return bool(await self.aio.eval(FENCED_SET_LUA, 2, *keys, lease, data, CHECKPOINT_TTL_MS))
 
     async def checkpoint_load(self, match_id: str) -> bytes | None:
-        return await self.aio.get(PREFIX + "checkpoint:" + match_id)
+        return await self.aio.get(self.prefix + "checkpoint:" + match_id)
 
     async def active_add(self, match_id: str) -> None:
-        await self.aio.sadd(PREFIX + "active", match_id)
+        await self.aio.sadd(self.prefix + "active", match_id)
 
     async def active_remove(self, match_id: str) -> None:
-        await self.aio.srem(PREFIX + "active", match_id)
-        await self.aio.delete(PREFIX + "checkpoint:" + match_id)
+        await self.aio.srem(self.prefix + "active", match_id)
+        await self.aio.delete(self.prefix + "checkpoint:" + match_id)
 
     async def active_list(self) -> list[str]:
-        return sorted(m.decode() for m in await self.aio.smembers(PREFIX + "active"))
+        return sorted(m.decode() for m in await self.aio.smembers(self.prefix + "active"))
 
 
 class MemoryStore:
@@ -220,4 +219,6 @@ class MemoryStore:
 @lru_cache(maxsize=1)
 def get_store() -> RedisStore | MemoryStore:
     """The process's store, chosen by REDIS_URL."""
-    return RedisStore(settings.REDIS_URL) if settings.REDIS_URL else MemoryStore()
+    if settings.REDIS_URL:
+        return RedisStore(settings.REDIS_URL, settings.GAMESERVER["REDIS_PREFIX"])
+    return MemoryStore()

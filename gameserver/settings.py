@@ -108,11 +108,13 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = env_str("REDIS_URL")
+# Lets several deployments (or test runs) share one Redis without seeing each other.
+REDIS_PREFIX = env_str("GAMESERVER_REDIS_PREFIX", "gs")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX + ":layer:"},
         }
     }
 else:
@@ -143,6 +145,7 @@ GAMESERVER = {
     "MAX_MESSAGE_BYTES": int(env_number("GAMESERVER_MAX_MESSAGE_BYTES", 4096, minimum=256,
                                         maximum=1048576)),
     "OWNER_WAIT": env_number("GAMESERVER_OWNER_WAIT", 10, minimum=0.5, maximum=120),
+    "REDIS_PREFIX": REDIS_PREFIX + ":",
     "EMBEDDED_ENGINE": env_bool("GAMESERVER_EMBEDDED_ENGINE", not REDIS_URL),
 }
 

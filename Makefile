@@ -1,0 +1,35 @@
+# `make run` serves the game; `make test` runs every test. Both set up what they need first.
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+DAPHNE_FLAGS := --ping-interval 20 --ping-timeout 30 --websocket-max-message-size 4096
+
+.PHONY: run test lint install
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# Embedded by default (SQLite, in-memory layer, engine in the web process). With REDIS_URL set,
+# an engine process runs beside the web process and stops with it.
+run: $(VENV)/.installed
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput
+	@set -e; export DJANGO_DEBUG=$${DJANGO_DEBUG:-1}; \
+	if [ -n "$$REDIS_URL" ]; then \
+		$(PY) manage.py runengine & ENGINE=$$!; trap 'kill $$ENGINE 2>/dev/null' EXIT INT TERM; \
+	fi; \
+	echo "gameserver on http://127.0.0.1:$(PORT)"; \
+	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) $(DAPHNE_FLAGS) gameserver.asgi:application
+
+# redis-server and Chromium come from Debian when missing and we are root; the tests start a
+# throwaway redis-server on a free port when REDIS_URL is unset or does not answer.
+test: $(VENV)/.installed
+	@command -v redis-server >/dev/null || sh -c '[ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server' || { echo "redis-server is missing: install it (apt-get install redis-server)"; exit 1; }
+	@command -v chromium >/dev/null || sh -c '[ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium' || { echo "chromium is missing: install it (apt-get install chromium)"; exit 1; }
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,0 +1,76 @@
+"""A scripted player over a real websocket: keeps the client-side model like a browser does."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+from typing import Any
+
+import websockets
+
+from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
+from games.rules.lightcycles import apply_delta
+
+PERPENDICULAR = {"up": "left", "down": "right", "left": "down", "right": "up"}
+
+
+class Player:
+    def __init__(self, ws_url: str, seat_answer: dict[str, Any], origin: str):
+        self.url = ws_url
+        self.ticket = seat_answer["ticket"]
+        self.seat = seat_answer["seat"]
+        self.origin = origin
+        self.welcome: dict[str, Any] | None = None
+        self.model: dict[str, Any] | None = None
+        self.frames: list[tuple[float, dict[str, Any]]] = []  # (receive time, frame)
+        self.over: dict[str, Any] | None = None
+        self.errors: list[dict[str, Any]] = []
+        self.close_code: int | None = None
+        self.ws = None
+
+    async def connect(self) -> None:
+        self.ws = await websockets.connect(
+            self.url, subprotocols=[SUBPROTOCOL_JSON, TICKET_PREFIX + self.ticket],
+            origin=self.origin, open_timeout=15,
+        )
+
+    async def run(self) -> None:
+        """Read until the server closes, applying keyframes and deltas to the model."""
+        try:
+            async for raw in self.ws:
+                message = json.loads(raw)
+                kind = message["type"]
+                if kind == "welcome":
+                    self.welcome = message
+                elif kind == "frame":
+                    self.frames.append((time.monotonic(), message))
+                    if message["key"]:
+                        self.model = copy.deepcopy(message["state"])
+                    elif self.model is not None:
+                        apply_delta(self.model, message["delta"])
+                elif kind == "over":
+                    self.over = message
+                elif kind == "error":
+                    self.errors.append(message)
+        except websockets.ConnectionClosed:
+            pass
+        self.close_code = self.ws.close_code
+
+    async def send_input(self, data: dict[str, Any]) -> None:
+        tick = self.model["tick"] if self.model else -1
+        await self.ws.send(json.dumps({"type": "input", "ack": tick, "data": data}))
+
+    async def wait_until(self, predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"seat {self.seat}: timed out waiting for {what}")
+            await asyncio.sleep(0.02)
+
+    def me(self) -> dict[str, Any]:
+        return self.model["players"][self.seat]
+
+    def playing(self) -> bool:
+        return self.model is not None and self.model["phase"] == "play"
