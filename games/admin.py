@@ -22,15 +22,33 @@ class ParticipantInline(admin.TabularInline):
 @admin.register(Match)
 class MatchAdmin(admin.ModelAdmin):
     list_display = (
-        "public_id", "game", "status", "private", "players", "bots", "created_at", "duration",
+        "public_id",
+        "game",
+        "status",
+        "private",
+        "players",
+        "bots",
+        "created_at",
+        "duration",
     )
     list_filter = ("status", "game", "private", "created_at")
     search_fields = ("public_id", "join_code", "participants__display_name")
     date_hierarchy = "created_at"
     inlines = [ParticipantInline]
     readonly_fields = (
-        "public_id", "game", "status", "private", "join_code", "seats", "tick_rate", "seed",
-        "created_by", "created_at", "started_at", "ended_at", "result",
+        "public_id",
+        "game",
+        "status",
+        "private",
+        "join_code",
+        "seats",
+        "tick_rate",
+        "seed",
+        "created_by",
+        "created_at",
+        "started_at",
+        "ended_at",
+        "result",
     )
 
     def get_queryset(self, request):

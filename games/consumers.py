@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -54,7 +55,10 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_FORBIDDEN)  # before accept: HTTP 403
             return
         await self.accept(protocol.SUBPROTOCOL_JSON)
-        if b"ticket" in self.scope.get("query_string", b"").lower():
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        if "ticket" in query:
+            for leaked in query["ticket"]:
+                await ticket_redeem(leaked)  # burn it: whatever logged the URL can't use it
             await self.reject(
                 protocol.CLOSE_BAD_INPUT,
                 "ticket_in_url",

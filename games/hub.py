@@ -189,3 +189,14 @@ async def local_hub() -> FrameHub:
                 await start_embedded_engine(layer)
             _hubs[loop] = hub
     return _hubs[loop]
+
+
+async def shutdown_local() -> None:
+    """Stop this loop's hub and embedded engine (matches are checkpointed and handed over)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.pop(loop, None)
+    if hub is not None and hub._task is not None:
+        hub._task.cancel()
+    from games.engine.embedded import stop_embedded_engine
+
+    await stop_embedded_engine()

@@ -64,8 +64,10 @@ def match_json(match: Match, *, viewer_id: int | None = None) -> dict[str, Any]:
         "ended": _iso(match.ended_at),
         "result": match.result,
     }
-    if match.private and viewer_id is not None and any(
-        p.user_id == viewer_id for p in participants
+    if (
+        match.private
+        and viewer_id is not None
+        and any(p.user_id == viewer_id for p in participants)
     ):
         data["code"] = match.join_code
     return data

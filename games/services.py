@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -81,7 +82,7 @@ def match_create(*, game: str, private: bool, seats: int | None, user: AbstractB
                 )
                 _take_seat(match, user)
                 # Engines claim new matches from the queue; only once the row is visible.
-                transaction.on_commit(lambda: get_store().enqueue_match(match.public_id))
+                transaction.on_commit(partial(get_store().enqueue_match, match.public_id))
                 return match
         except IntegrityError:
             continue  # join code collision; draw another

@@ -83,7 +83,9 @@ class RedisStore:
     async def lease_acquire(self, match_id: str, owner: str, ttl: float) -> str | None:
         token = await self.aio.incr(self.prefix + "fence:" + match_id)
         value = f"{owner} {token}"
-        ok = await self.aio.set(self.prefix + "lease:" + match_id, value, nx=True, px=int(ttl * 1000))
+        ok = await self.aio.set(
+            self.prefix + "lease:" + match_id, value, nx=True, px=int(ttl * 1000)
+        )
         return value if ok else None
 
     async def lease_renew(self, match_id: str, lease: str, ttl: float) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login
@@ -57,8 +58,9 @@ def api(*methods: str, player: bool = False) -> Callable:
     return decorate
 
 
-def seat_response(request: HttpRequest, match: Match, participant: Participant,
-                  status: int = 200) -> JsonResponse:
+def seat_response(
+    request: HttpRequest, match: Match, participant: Participant, status: int = 200
+) -> JsonResponse:
     ticket = ticket_issue(
         match_id=match.public_id,
         user_id=request.user.pk,
@@ -67,8 +69,11 @@ def seat_response(request: HttpRequest, match: Match, participant: Participant,
     )
     fresh = match_get(match_id=match.public_id)
     return JsonResponse(
-        {"match": match_json(fresh, viewer_id=request.user.pk), "seat": participant.seat,
-         "ticket": ticket},
+        {
+            "match": match_json(fresh, viewer_id=request.user.pk),
+            "seat": participant.seat,
+            "ticket": ticket,
+        },
         status=status,
     )
 
@@ -171,9 +176,11 @@ def quickplay(request: HttpRequest, body: dict) -> JsonResponse:
 
 @api("POST", player=True)
 def ticket(request: HttpRequest, body: dict, match_id: str) -> JsonResponse:
-    participant = Participant.objects.filter(
-        match__public_id=match_id, user=request.user, bot=False
-    ).select_related("match").first()
+    participant = (
+        Participant.objects.filter(match__public_id=match_id, user=request.user, bot=False)
+        .select_related("match")
+        .first()
+    )
     if participant is None:
         return error(404, "no_seat", "you hold no seat in that match")
     if participant.match.status in (Match.Status.FINISHED, Match.Status.ABANDONED):
@@ -185,6 +192,5 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
     return error(
         403,
         "csrf",
-        "missing or wrong CSRF token: send the csrftoken cookie's value as X-CSRFToken "
-        f"({reason})",
+        f"missing or wrong CSRF token: send the csrftoken cookie's value as X-CSRFToken ({reason})",
     )

@@ -46,8 +46,9 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def check_production(*, debug: bool, secret_key: str, allowed_hosts: list[str],
-                     allowed_origins: list[str]) -> None:
+def check_production(
+    *, debug: bool, secret_key: str, allowed_hosts: list[str], allowed_origins: list[str]
+) -> None:
     """Refuse to start a non-debug server that would be unsafe, naming every missing setting."""
     if debug:
         return

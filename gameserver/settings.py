@@ -141,9 +141,12 @@ GAMESERVER = {
     "BOT_FILL_SECONDS": env_number("GAMESERVER_BOT_FILL_SECONDS", 5, minimum=0, maximum=600),
     "WAITING_TIMEOUT": env_number("GAMESERVER_WAITING_TIMEOUT", 300, minimum=5, maximum=86400),
     "LEASE_TTL": env_number("GAMESERVER_LEASE_TTL", 5, minimum=1, maximum=60),
-    "CHECKPOINT_EVERY": int(env_number("GAMESERVER_CHECKPOINT_EVERY", 20, minimum=1, maximum=10000)),
-    "MAX_MESSAGE_BYTES": int(env_number("GAMESERVER_MAX_MESSAGE_BYTES", 4096, minimum=256,
-                                        maximum=1048576)),
+    "CHECKPOINT_EVERY": int(
+        env_number("GAMESERVER_CHECKPOINT_EVERY", 20, minimum=1, maximum=10000)
+    ),
+    "MAX_MESSAGE_BYTES": int(
+        env_number("GAMESERVER_MAX_MESSAGE_BYTES", 4096, minimum=256, maximum=1048576)
+    ),
     "OWNER_WAIT": env_number("GAMESERVER_OWNER_WAIT", 10, minimum=0.5, maximum=120),
     "REDIS_PREFIX": REDIS_PREFIX + ":",
     "EMBEDDED_ENGINE": env_bool("GAMESERVER_EMBEDDED_ENGINE", not REDIS_URL),

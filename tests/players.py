@@ -32,8 +32,10 @@ class Player:
 
     async def connect(self) -> None:
         self.ws = await websockets.connect(
-            self.url, subprotocols=[SUBPROTOCOL_JSON, TICKET_PREFIX + self.ticket],
-            origin=self.origin, open_timeout=15,
+            self.url,
+            subprotocols=[SUBPROTOCOL_JSON, TICKET_PREFIX + self.ticket],
+            origin=self.origin,
+            open_timeout=15,
         )
 
     async def run(self) -> None:

@@ -54,7 +54,11 @@ class Process:
         self.log_path = log_dir / f"{name}.log"
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            args, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            args,
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -83,8 +87,9 @@ class Stack:
     def __init__(self, tmp: Path, redis_url: str | None = None, **settings: str):
         self.tmp = tmp
         self.processes: list[Process] = []
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_",
-                                                                             "DJANGO_"))}
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "DJANGO_"))
+        }
         self.env.pop("REDIS_URL", None)
         self.env.update(
             DJANGO_SETTINGS_MODULE="gameserver.settings",
@@ -98,15 +103,28 @@ class Stack:
             self.env["REDIS_URL"] = redis_url
         self.env.update(settings)
         subprocess.run(
-            [PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=self.env, cwd=ROOT,
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v0"],
+            env=self.env,
+            cwd=ROOT,
             check=True,
         )
 
     def web(self, name: str = "web") -> str:
         port = free_port()
-        args = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "--ping-interval", "20",
-                "--ping-timeout", "30", "--websocket-max-message-size", "4096",
-                "gameserver.asgi:application"]
+        args = [
+            DAPHNE,
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--ping-interval",
+            "20",
+            "--ping-timeout",
+            "30",
+            "--websocket-max-message-size",
+            "4096",
+            "gameserver.asgi:application",
+        ]
         process = Process(name, args, self.env, self.tmp)
         self.processes.append(process)
         base = f"http://127.0.0.1:{port}"
@@ -123,18 +141,26 @@ class Stack:
         return base
 
     def engine(self, name: str = "engine") -> Process:
-        process = Process(name, [PYTHON, "manage.py", "runengine", "--name", name], self.env,
-                          self.tmp)
+        process = Process(
+            name, [PYTHON, "manage.py", "runengine", "--name", name], self.env, self.tmp
+        )
         self.processes.append(process)
-        wait_for(lambda: "running" in process.output() or not process.alive(), 30,
-                 f"{name} to start")
+        wait_for(
+            lambda: "running" in process.output() or not process.alive(), 30, f"{name} to start"
+        )
         if not process.alive():
             raise RuntimeError(f"{name} exited:\n{process.output()}")
         return process
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run([PYTHON, "manage.py", *args], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [PYTHON, "manage.py", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return done.stdout
 
     def stop(self) -> None:
@@ -157,9 +183,15 @@ class Api:
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
-            self.base + path, data=data, method=method,
-            headers={"Content-Type": "application/json", "X-CSRFToken": self._csrf(),
-                     "Referer": self.base + "/", "Origin": self.base},
+            self.base + path,
+            data=data,
+            method=method,
+            headers={
+                "Content-Type": "application/json",
+                "X-CSRFToken": self._csrf(),
+                "Referer": self.base + "/",
+                "Origin": self.base,
+            },
         )
         try:
             with self.opener.open(req, timeout=10) as response:

@@ -20,8 +20,7 @@ async def start_embedded_engine(layer: Any) -> EngineHost:
     return _hosts[loop]
 
 
-def embedded_host() -> EngineHost | None:
-    try:
-        return _hosts.get(asyncio.get_running_loop())
-    except RuntimeError:
-        return None
+async def stop_embedded_engine() -> None:
+    host = _hosts.pop(asyncio.get_running_loop(), None)
+    if host is not None:
+        await host.stop()

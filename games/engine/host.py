@@ -125,8 +125,9 @@ class EngineHost:
 
     async def _refuse(self, channel: str, match_id: str) -> None:
         """Tell a stale sender we do not own the match, so it looks the owner up again."""
-        await self.layer.send(channel, {"type": protocol.HUB_OWNER, "match": match_id,
-                                        "owner": None})
+        await self.layer.send(
+            channel, {"type": protocol.HUB_OWNER, "match": match_id, "owner": None}
+        )
 
     # Claiming matches: new ones from the queue, orphaned ones whose lease expired
     async def _claim_loop(self) -> None:

@@ -29,8 +29,16 @@ class Frame:
 class MatchRuntime:
     """Game-agnostic: the rules decide what a tick does, this decides when and for whom."""
 
-    def __init__(self, *, match_id: str, game: Game, seats: int, seed: int, tick_rate: int,
-                 created: float | None = None):
+    def __init__(
+        self,
+        *,
+        match_id: str,
+        game: Game,
+        seats: int,
+        seed: int,
+        tick_rate: int,
+        created: float | None = None,
+    ):
         self.match_id = match_id
         self.game = game
         self.seats = seats
@@ -46,7 +54,9 @@ class MatchRuntime:
         self.watchers: set[str] = set()  # hub channels that want this match's frames
         self.inputs: list[tuple[int, Any]] = []
         self.keyframe_due = True
-        self.keyframe_phase = zlib.crc32(match_id.encode()) % tick_rate  # spread keyframes across ticks
+        self.keyframe_phase = (
+            zlib.crc32(match_id.encode()) % tick_rate
+        )  # spread keyframes across ticks
         self.step_seconds = 0.0
 
     # Seats and sockets

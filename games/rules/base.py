@@ -47,8 +47,7 @@ class Result:
             "winner": self.winner,
             "reason": self.reason,
             "standings": [
-                {"seat": s.seat, "score": s.score, "placement": s.placement}
-                for s in self.standings
+                {"seat": s.seat, "score": s.score, "placement": s.placement} for s in self.standings
             ],
         }
 

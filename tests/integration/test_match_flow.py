@@ -34,8 +34,9 @@ async def play_two_player_match(alice_api: Api, bob_api: Api) -> tuple[Player, P
         heading = PERPENDICULAR[mover.me()["dir"]]
         await mover.send_input({"dir": heading})
         await watcher.wait_until(
-            lambda w=watcher, m=mover, h=heading: w.model["players"][m.seat]["dir"] == h
-            or w.over is not None,
+            lambda w=watcher, m=mover, h=heading: (
+                w.model["players"][m.seat]["dir"] == h or w.over is not None
+            ),
             5,
             f"seat {mover.seat}'s turn to {heading}",
         )
