@@ -1,0 +1,77 @@
+"""Leases, fencing, tickets and the match queue, on real Redis and on the in-process store."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from games.store import MemoryStore, RedisStore
+
+
+@pytest.fixture(params=["redis", "memory"])
+def store(request):
+    if request.param == "memory":
+        return MemoryStore()
+    url = request.getfixturevalue("redis_url")
+    return RedisStore(url, f"test-{uuid.uuid4().hex[:8]}:")
+
+
+async def test_one_owner_per_match_until_the_lease_expires(store):
+    first = await store.lease_acquire("m1", "engine-a", ttl=0.3)
+    assert first is not None
+    assert await store.lease_acquire("m1", "engine-b", ttl=0.3) is None
+    assert await store.owner_of("m1") == "engine-a"
+    await asyncio.sleep(0.45)
+    second = await store.lease_acquire("m1", "engine-b", ttl=5)
+    assert second is not None and second != first
+    assert await store.owner_of("m1") == "engine-b"
+
+
+async def test_a_zombie_owner_can_neither_renew_nor_checkpoint(store):
+    zombie = await store.lease_acquire("m2", "engine-a", ttl=0.2)
+    assert await store.checkpoint_save("m2", zombie, b"a-state")
+    await asyncio.sleep(0.35)
+    owner = await store.lease_acquire("m2", "engine-b", ttl=5)
+    assert not await store.lease_renew("m2", zombie, ttl=5)
+    assert not await store.checkpoint_save("m2", zombie, b"stale")
+    assert await store.checkpoint_save("m2", owner, b"b-state")
+    assert await store.checkpoint_load("m2") == b"b-state"
+    await store.lease_release("m2", zombie)  # releasing someone else's lease does nothing
+    assert await store.owner_of("m2") == "engine-b"
+    await store.lease_release("m2", owner)
+    assert await store.owner_of("m2") is None
+
+
+async def test_a_renewed_lease_outlives_its_first_ttl(store):
+    lease = await store.lease_acquire("m3", "engine-a", ttl=0.3)
+    for _ in range(3):
+        await asyncio.sleep(0.15)
+        assert await store.lease_renew("m3", lease, ttl=0.3)
+    assert await store.owner_of("m3") == "engine-a"
+
+
+async def test_tickets_redeem_once_and_expire(store):
+    store.issue_ticket("t1", b"claims", ttl=5)
+    assert await store.redeem_ticket("t1") == b"claims"
+    assert await store.redeem_ticket("t1") is None
+    store.issue_ticket("t2", b"claims", ttl=0.1)
+    await asyncio.sleep(0.25)
+    assert await store.redeem_ticket("t2") is None
+
+
+async def test_the_queue_hands_each_match_to_exactly_one_claimer(store):
+    store.enqueue_match("a")
+    store.enqueue_match("b")
+    got = await asyncio.gather(*(store.next_queued_match(0.5) for _ in range(3)))
+    assert sorted(g for g in got if g) == ["a", "b"] and got.count(None) == 1
+    assert await store.next_queued_match(0.1) is None
+
+
+async def test_active_matches_are_listed_until_removed(store):
+    await store.active_add("x")
+    await store.active_add("y")
+    assert await store.active_list() == ["x", "y"]
+    await store.active_remove("x")
+    assert await store.active_list() == ["y"]
