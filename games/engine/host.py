@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 YIELD_EVERY = 25  # matches ticked between yields, so sockets and Redis get the loop too
 FINISH_RETRIES = 8
+REPORT_SECONDS = 30
 
 
 def _load_match(match_id: str) -> Match | None:
@@ -48,7 +49,14 @@ class EngineHost:
     # Lifecycle
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("engine.")
-        for job in (self._receive_loop, self._claim_loop, self._lease_loop, self._takeover_loop):
+        jobs = (
+            self._receive_loop,
+            self._claim_loop,
+            self._lease_loop,
+            self._takeover_loop,
+            self._report_loop,
+        )
+        for job in jobs:
             self._tasks.append(asyncio.create_task(job(), name=f"{self.name}:{job.__name__}"))
         log.info("engine host %s listening on %s", self.name, self.channel)
 
@@ -201,21 +209,21 @@ class EngineHost:
 
     # Ticking
     def _clock_for(self, rate: int) -> None:
+        """One tick loop per tick rate: all its matches share one message per hub per tick."""
         if rate not in self.clocks and not self.stopping:
-            self.clocks[rate] = None  # type: ignore[assignment]  # reserved; set by the loop
-            task = asyncio.create_task(self._tick_loop(rate), name=f"{self.name}:tick{rate}")
+            clock = self.clocks[rate] = TickClock(rate)
+            task = asyncio.create_task(self._tick_loop(clock), name=f"{self.name}:tick{rate}")
             self._tasks.append(task)
 
-    async def _tick_loop(self, rate: int) -> None:
-        clock = TickClock(rate)
-        self.clocks[rate] = clock
+    async def _tick_loop(self, clock: TickClock) -> None:
+        rate = round(1 / clock.period)
         while True:
             await clock.next_tick()
             started = time.perf_counter()
-            await self._tick(rate, clock.n)
+            await self._tick(rate)
             clock.record(time.perf_counter() - started)
 
-    async def _tick(self, rate: int, n: int) -> None:
+    async def _tick(self, rate: int) -> None:
         now = time.monotonic()
         batches: dict[str, list[list[Any]]] = defaultdict(list)
         checkpoint_every = self.config["CHECKPOINT_EVERY"]
@@ -292,9 +300,15 @@ class EngineHost:
         if lease is not None:
             await self.store.lease_release(match_id, lease)
 
-    # For the admin, /metrics and the benchmarks
+    # For operators and the benchmarks
+    async def _report_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REPORT_SECONDS)
+            if self.runtimes:
+                log.info("engine %s load: %s", self.name, self.load())
+
     def load(self) -> dict[str, Any]:
-        stats = {rate: clock.stats for rate, clock in self.clocks.items() if clock is not None}
+        stats = {rate: clock.stats for rate, clock in self.clocks.items()}
         return {
             "matches": len(self.runtimes),
             "playing": sum(1 for r in self.runtimes.values() if r.phase == PLAYING),
