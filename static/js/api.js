@@ -1,0 +1,81 @@
+// The HTTP API from docs/PROTOCOL.md: JSON in, JSON out, session cookie plus CSRF header.
+
+/** An API failure with the server's error code, so callers can branch on it. */
+export class ApiError extends Error {
+  constructor(code, message, status = 0) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.status = status;
+  }
+}
+
+function cookie(name) {
+  const prefix = name + "=";
+  for (const part of document.cookie.split(";")) {
+    const item = part.trim();
+    if (item.startsWith(prefix)) return decodeURIComponent(item.slice(prefix.length));
+  }
+  return "";
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const init = { method, headers, credentials: "same-origin" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  if (method !== "GET") {
+    // Django sets the csrftoken cookie on GET / and GET /api/session; fetch it if missing.
+    if (!cookie("csrftoken")) await request("GET", "/api/session");
+    headers["X-CSRFToken"] = cookie("csrftoken");
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError("network", "Cannot reach the server: check your connection and retry.");
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    // A proxy error page or an empty body: handled below by the status check.
+  }
+  if (!response.ok) {
+    const err = data && data.error;
+    if (err && err.message) throw new ApiError(err.code || "error", err.message, response.status);
+    throw new ApiError(
+      "http_" + response.status,
+      `The server answered ${response.status} ${response.statusText || ""} to ${method} ${path}; ` +
+        "try again in a moment.",
+      response.status,
+    );
+  }
+  return data;
+}
+
+const post = (path, body = {}) => request("POST", path, body);
+const get = (path) => request("GET", path);
+
+/** {player: {id, name} | null}; also makes sure the CSRF cookie is set. */
+export const session = () => get("/api/session");
+/** Create or rename the guest player of this session. */
+export const guest = (name) => post("/api/guest", { name });
+export const games = () => get("/api/games");
+/** Public matches of `game` still waiting for players. */
+export const openMatches = (game) => get("/api/matches?game=" + encodeURIComponent(game));
+export const match = (id) => get("/api/matches/" + encodeURIComponent(id));
+
+// Each of these answers {match, seat, ticket}.
+export function createMatch(game, isPrivate, seats) {
+  const body = { game, private: Boolean(isPrivate) };
+  if (seats) body.seats = seats;
+  return post("/api/matches", body);
+}
+export const joinMatch = (id) => post(`/api/matches/${encodeURIComponent(id)}/join`);
+export const joinByCode = (code) => post("/api/join-by-code", { code });
+export const quickPlay = (game) => post("/api/quickplay", { game });
+/** A fresh ticket for the seat this player already holds in match `matchId`. */
+export const newTicket = (matchId) => post(`/api/matches/${encodeURIComponent(matchId)}/ticket`);

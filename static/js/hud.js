@@ -1,0 +1,74 @@
+// The heads-up display beside the arena: connection numbers and the players.
+
+import { seatColor } from "./render.js";
+
+function setText(el, text) {
+  // Called up to 20 times a second: touch the DOM only when something changed.
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function badge(text, className) {
+  return Object.assign(document.createElement("b"), { className, textContent: text });
+}
+
+export class Hud {
+  constructor() {
+    this.ping = document.getElementById("hud-ping");
+    this.tick = document.getElementById("hud-tick");
+    this.fps = document.getElementById("hud-fps");
+    this.players = document.getElementById("hud-players");
+    this._playersKey = "";
+  }
+
+  reset() {
+    setText(this.ping, "–");
+    setText(this.tick, "–");
+    setText(this.fps, "–");
+    this.players.replaceChildren();
+    this._playersKey = "";
+  }
+
+  /** socket: GameSocket or null; model: the game model; seat: this player's seat. */
+  update(socket, model, seat) {
+    if (socket) {
+      setText(this.ping, socket.rtt === null ? "–" : `${Math.round(socket.rtt)} ms`);
+      setText(this.fps, String(socket.fps));
+    }
+    if (model && model.ready) setText(this.tick, String(model.tick));
+    this._players(model && model.ready ? model.players.filter(Boolean) : [], seat);
+  }
+
+  _players(players, seat) {
+    const key = JSON.stringify(
+      players.map((p) => [p.seat, p.name, p.score, p.alive, p.connected, p.bot]),
+    );
+    if (key === this._playersKey) return;
+    this._playersKey = key;
+    const items = players.map((p) => {
+      const li = document.createElement("li");
+      li.className = "hud-player" + (p.alive ? "" : " crashed") + (p.seat === seat ? " you" : "");
+      li.dataset.seat = p.seat;
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = seatColor(p.seat);
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = p.name || `seat ${p.seat}`;
+      if (p.seat === seat) name.append(badge("you", "badge"));
+      if (p.bot) name.append(badge("bot", "badge bot"));
+      const state = document.createElement("span");
+      state.className = "state";
+      state.textContent = !p.alive
+        ? "crashed"
+        : p.connected === false && !p.bot
+          ? "offline"
+          : "alive";
+      const score = document.createElement("span");
+      score.className = "score";
+      score.textContent = String(p.score ?? 0);
+      li.append(swatch, name, state, score);
+      return li;
+    });
+    this.players.replaceChildren(...items);
+  }
+}

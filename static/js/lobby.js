@@ -1,0 +1,163 @@
+// The lobby: pick a name and a game, then quick-play, create a private match, join one by code
+// or pick an open public match. Whatever way in, it ends in onSeat({match, seat, ticket}).
+
+import * as api from "./api.js";
+
+const NAME_KEY = "gameserver.name";
+const REFRESH_MS = 3000;
+const $ = (id) => document.getElementById(id);
+
+export class Lobby {
+  constructor({ onSeat, showError, clearError }) {
+    this.onSeat = onSeat;
+    this.showError = showError;
+    this.clearError = clearError;
+    this.player = null; // {id, name} once the session has a guest
+    this.games = [];
+    this._timer = 0;
+    this._busy = false;
+
+    this.nameInput = $("name");
+    this.gameSelect = $("game-select");
+    this.codeInput = $("join-code");
+    this.list = $("open-matches");
+    this.listStatus = $("open-matches-status");
+
+    $("quickplay").addEventListener("click", () => this._enter(() => api.quickPlay(this.game())));
+    $("create-private").addEventListener("click", () =>
+      this._enter(() => api.createMatch(this.game(), true)),
+    );
+    $("join-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const code = this.codeInput.value.replace(/\s+/g, "").toUpperCase();
+      if (!code) return this.showError("Type the join code your friend sees (like ABC123).");
+      this._enter(() => api.joinByCode(code));
+    });
+    this.codeInput.addEventListener("input", () => {
+      this.codeInput.value = this.codeInput.value.toUpperCase();
+    });
+    this.gameSelect.addEventListener("change", () => this.refresh());
+
+    // Filled at once, not after init(): the buttons work before the first answer comes back.
+    this._generatedName = `Player ${Math.floor(1000 + Math.random() * 9000)}`;
+    this.nameInput.value = localStorage.getItem(NAME_KEY) || this._generatedName;
+    const shared = new URLSearchParams(location.hash.slice(1)).get("code");
+    if (shared) this.codeInput.value = shared.toUpperCase();
+  }
+
+  /** Load the session and the game list; a returning guest gets their name back. */
+  async init() {
+    try {
+      const [{ player }, { games }] = await Promise.all([api.session(), api.games()]);
+      this.player = player;
+      this.games = games;
+    } catch (e) {
+      this.showError(e.message);
+    }
+    if (this.player && this.nameInput.value === this._generatedName) {
+      this.nameInput.value = this.player.name;
+    }
+    if (!this.games.length) return; // keep the built-in Light Cycles option
+    const chosen = this.game();
+    this.gameSelect.replaceChildren(
+      ...this.games.map(
+        (g) => new Option(`${g.title} (${g.min_seats}–${g.max_seats} players)`, g.name),
+      ),
+    );
+    if (this.games.some((g) => g.name === chosen)) this.gameSelect.value = chosen;
+  }
+
+  game() {
+    return this.gameSelect.value || "lightcycles";
+  }
+
+  show() {
+    $("lobby").hidden = false;
+    this.refresh();
+    clearInterval(this._timer);
+    this._timer = setInterval(() => this.refresh(), REFRESH_MS);
+  }
+
+  hide() {
+    $("lobby").hidden = true;
+    clearInterval(this._timer);
+    this._timer = 0;
+  }
+
+  /** Make sure the session's guest exists and carries the name in the field. */
+  async ensurePlayer() {
+    const name = this.nameInput.value.trim();
+    if (!name || name.length > 24) {
+      this.nameInput.focus();
+      throw new Error("Pick a name of 1 to 24 characters first.");
+    }
+    if (!this.player || this.player.name !== name) {
+      this.player = (await api.guest(name)).player;
+    }
+    localStorage.setItem(NAME_KEY, name);
+    return this.player;
+  }
+
+  /** Run one way into a match, with the buttons disabled so a double click joins once. */
+  async _enter(call) {
+    if (this._busy) return;
+    this._busy = true;
+    this.clearError();
+    const buttons = document.querySelectorAll("#lobby button");
+    buttons.forEach((b) => (b.disabled = true));
+    try {
+      await this.ensurePlayer();
+      let seat;
+      try {
+        seat = await call();
+      } catch (e) {
+        if (e.code !== "no_player") throw e;
+        // The session expired since the name was set: make the guest again, then retry once.
+        this.player = null;
+        await this.ensurePlayer();
+        seat = await call();
+      }
+      this.onSeat(seat);
+    } catch (e) {
+      this.showError(e.message);
+    } finally {
+      this._busy = false;
+      buttons.forEach((b) => (b.disabled = false));
+    }
+  }
+
+  async refresh() {
+    if (this._refreshing || $("lobby").hidden) return;
+    this._refreshing = true;
+    try {
+      const { matches } = await api.openMatches(this.game());
+      this._render(matches);
+      this.listStatus.textContent = matches.length
+        ? ""
+        : "No open matches right now: Quick play starts one.";
+    } catch (e) {
+      this.listStatus.textContent = `Could not load open matches: ${e.message}`;
+    } finally {
+      this._refreshing = false;
+    }
+  }
+
+  _render(matches) {
+    const items = matches.map((m) => {
+      const li = document.createElement("li");
+      li.className = "open-match";
+      const people = m.players.filter((p) => !p.bot).map((p) => p.name);
+      const info = document.createElement("span");
+      info.className = "open-match-info";
+      info.textContent = `${people.join(", ") || "empty"} · ${m.players.length}/${m.seats} seats`;
+      const join = document.createElement("button");
+      join.type = "button";
+      join.textContent = "Join";
+      join.dataset.match = m.id;
+      join.addEventListener("click", () => this._enter(() => api.joinMatch(m.id)));
+      li.append(info, join);
+      return li;
+    });
+    this.list.replaceChildren(...items);
+  }
+}

@@ -1,0 +1,163 @@
+// One WebSocket to /ws/play/ speaking gameserver.v1.json (docs/PROTOCOL.md).
+//
+// Events (all CustomEvent, payload in `detail`):
+//   open     {}                         socket is open (before welcome)
+//   welcome  {match, seat, tick_rate, server_time}
+//   frame    {tick, sent, key, state | delta}
+//   over     {result}
+//   error    {code, message}            an `error` message from the server
+//   close    {code, reason, error}      `error` is the last server error message, if any
+
+const SUBPROTOCOL = "gameserver.v1.json";
+const ACK_EVERY_MS = 250;
+const PING_EVERY_MS = 2000;
+
+export function playUrl() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}/ws/play/`;
+}
+
+export class GameSocket extends EventTarget {
+  constructor(ticket, url = playUrl()) {
+    super();
+    this.lastTick = -1; // last tick received; every input and ack carries it
+    this.rtt = null; // ms, from the latest pong
+    this.clockOffset = null; // ms to add to Date.now() to get server time
+    this.fps = 0; // frames received over the last second
+    this.closed = false;
+    this._frameTimes = [];
+    this._pings = new Map(); // id -> {perf, wall} at send time
+    this._pingId = 0;
+    this._bestPingRtt = Infinity;
+    this._lastSentAt = 0;
+    this._lastError = null;
+    this._timers = [];
+
+    // The ticket rides as a second sub-protocol token: never in the URL (it would be logged).
+    this.ws = new WebSocket(url, [SUBPROTOCOL, "ticket." + ticket]);
+    this.ws.addEventListener("open", () => this._onOpen());
+    this.ws.addEventListener("message", (e) => this._onMessage(e));
+    this.ws.addEventListener("close", (e) => this._onClose(e));
+  }
+
+  get open() {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Send a game input; `data` is the game's input object, e.g. {dir: "up"}. */
+  sendInput(data) {
+    this._send({ type: "input", ack: Math.max(0, this.lastTick), data });
+  }
+
+  close(code = 1000, reason = "client left") {
+    this.closed = true;
+    this._stopTimers();
+    if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(code, reason);
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  _send(message) {
+    if (!this.open) return false;
+    this.ws.send(JSON.stringify(message));
+    this._lastSentAt = performance.now();
+    return true;
+  }
+
+  _onOpen() {
+    this._emit("open", {});
+    // The server stops sending deltas to a client whose ack lags, so keep acking when idle.
+    this._timers.push(
+      setInterval(() => {
+        // 0.8: timers fire a little early or late; an exact test would skip every other ack.
+        const idle = performance.now() - this._lastSentAt >= ACK_EVERY_MS * 0.8;
+        if (idle && this.lastTick >= 0) this._send({ type: "ack", ack: this.lastTick });
+      }, ACK_EVERY_MS),
+    );
+    this._ping();
+    this._timers.push(setInterval(() => this._ping(), PING_EVERY_MS));
+  }
+
+  _ping() {
+    const id = ++this._pingId;
+    this._pings.set(id, { perf: performance.now(), wall: Date.now() });
+    // Answers that never come must not pile up.
+    for (const old of this._pings.keys()) if (old < id - 5) this._pings.delete(old);
+    // A ping is not an ack: keep _lastSentAt so the idle ack still goes out.
+    if (this.open) this.ws.send(JSON.stringify({ type: "ping", id }));
+  }
+
+  _onPong(msg) {
+    const sent = this._pings.get(msg.id);
+    if (!sent) return;
+    this._pings.delete(msg.id);
+    this.rtt = performance.now() - sent.perf;
+    // NTP-style: the server read its clock about halfway through the round trip. The
+    // shortest round trip seen gives the least skewed estimate, so prefer it.
+    if (typeof msg.server_time === "number" && this.rtt <= this._bestPingRtt * 1.5) {
+      this._bestPingRtt = Math.min(this._bestPingRtt, this.rtt);
+      this.clockOffset = msg.server_time - (sent.wall + this.rtt / 2);
+    }
+  }
+
+  _onFrame(msg) {
+    const now = performance.now();
+    this._frameTimes.push(now);
+    while (this._frameTimes.length && now - this._frameTimes[0] > 1000) this._frameTimes.shift();
+    this.fps = this._frameTimes.length;
+    if (typeof msg.tick === "number" && msg.tick > this.lastTick) this.lastTick = msg.tick;
+    // Until the first pong, `sent` bounds the offset from below (it includes one-way delay).
+    if (this.rtt === null && typeof msg.sent === "number") {
+      const sample = msg.sent - Date.now();
+      if (this.clockOffset === null || sample > this.clockOffset) this.clockOffset = sample;
+    }
+    this._emit("frame", msg);
+  }
+
+  _onMessage(event) {
+    if (typeof event.data !== "string") return; // binary frames are the msgpack protocol's
+    let msg;
+    try {
+      msg = JSON.parse(event.data);
+    } catch {
+      console.warn("gameserver: ignoring a frame that is not JSON", event.data);
+      return;
+    }
+    switch (msg.type) {
+      case "frame":
+        this._onFrame(msg);
+        break;
+      case "pong":
+        this._onPong(msg);
+        break;
+      case "welcome":
+        if (typeof msg.server_time === "number" && this.clockOffset === null) {
+          this.clockOffset = msg.server_time - Date.now();
+        }
+        this._emit("welcome", msg);
+        break;
+      case "over":
+        this._emit("over", msg);
+        break;
+      case "error":
+        this._lastError = { code: msg.code, message: msg.message };
+        console.warn("gameserver error:", msg.code, msg.message);
+        this._emit("error", this._lastError);
+        break;
+      default:
+        console.warn("gameserver: unknown message type", msg.type);
+    }
+  }
+
+  _onClose(event) {
+    this._stopTimers();
+    this._emit("close", { code: event.code, reason: event.reason, error: this._lastError });
+  }
+
+  _stopTimers() {
+    for (const t of this._timers) clearInterval(t);
+    this._timers = [];
+  }
+}
