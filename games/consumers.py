@@ -24,11 +24,13 @@ MAX_BAD_MESSAGES = 10  # error frames before a client is taken for broken or hos
 ENDED = ("finished", "abandoned")
 
 
-def _match_for_socket(match_id: str, seat: int) -> tuple[dict[str, Any] | None, int | None]:
+def _match_for_socket(
+    match_id: str, seat: int, user_id: int
+) -> tuple[dict[str, Any] | None, int | None]:
     match = match_get(match_id=match_id)
     if match is None:
         return None, None
-    return match_json(match), seat_holder(match_id=match_id, seat=seat)
+    return match_json(match, viewer_id=user_id), seat_holder(match_id=match_id, seat=seat)
 
 
 class PlayConsumer(AsyncWebsocketConsumer):
@@ -91,7 +93,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             )
             return
         match, holder = await database_sync_to_async(_match_for_socket)(
-            ticket.match_id, ticket.seat
+            ticket.match_id, ticket.seat, ticket.user_id
         )
         if match is None or match["status"] in ENDED:
             await self.reject(protocol.CLOSE_MATCH_GONE, "match_gone", "that match is over")

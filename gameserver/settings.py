@@ -139,6 +139,9 @@ GAMESERVER = {
     "TICKET_TTL": env_number("GAMESERVER_TICKET_TTL", 30, minimum=1, maximum=600),
     "AUTH_TIMEOUT": env_number("GAMESERVER_AUTH_TIMEOUT", 5, minimum=0.5, maximum=60),
     "BOT_FILL_SECONDS": env_number("GAMESERVER_BOT_FILL_SECONDS", 5, minimum=0, maximum=600),
+    "PRIVATE_BOT_FILL_SECONDS": env_number(
+        "GAMESERVER_PRIVATE_BOT_FILL_SECONDS", 60, minimum=0, maximum=3600
+    ),
     "WAITING_TIMEOUT": env_number("GAMESERVER_WAITING_TIMEOUT", 300, minimum=5, maximum=86400),
     "LEASE_TTL": env_number("GAMESERVER_LEASE_TTL", 5, minimum=1, maximum=60),
     "CHECKPOINT_EVERY": int(

@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("DJANGO_DEBUG", "1")
 os.environ.setdefault("GAMESERVER_BOT_FILL_SECONDS", "1")
+os.environ.setdefault("GAMESERVER_PRIVATE_BOT_FILL_SECONDS", "1")
 os.environ["GAMESERVER_TEST_REDIS_URL"] = os.environ.pop("REDIS_URL", "")
 
 from gameserver.settings import *  # noqa: E402,F403

@@ -96,6 +96,7 @@ class Stack:
             DJANGO_DEBUG="1",
             DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
             GAMESERVER_BOT_FILL_SECONDS="1",
+            GAMESERVER_PRIVATE_BOT_FILL_SECONDS="1",
             GAMESERVER_REDIS_PREFIX=f"test-{uuid.uuid4().hex[:8]}",
             PYTHONUNBUFFERED="1",
         )

@@ -186,6 +186,10 @@ class EngineHost:
             seats=match.seats,
             seed=match.seed,
             tick_rate=match.tick_rate,
+            # A friend needs time to type a private match's code; strangers do not wait.
+            fill_after=self.config[
+                "PRIVATE_BOT_FILL_SECONDS" if match.private else "BOT_FILL_SECONDS"
+            ],
         )
         checkpoint = await self.store.checkpoint_load(match_id)
         if checkpoint is not None:
@@ -254,7 +258,7 @@ class EngineHost:
             )
 
     def _maybe_start(self, runtime: MatchRuntime, now: float) -> None:
-        if runtime.should_start(now, self.config["BOT_FILL_SECONDS"]):
+        if runtime.should_start(now):
             runtime.phase = STARTING
             self._spawn(self._start(runtime))
         elif runtime.is_stale(now, self.config["WAITING_TIMEOUT"]):

@@ -37,9 +37,11 @@ class MatchRuntime:
         seats: int,
         seed: int,
         tick_rate: int,
+        fill_after: float,
         created: float | None = None,
     ):
         self.match_id = match_id
+        self.fill_after = fill_after  # seconds a person waits before bots take free seats
         self.game = game
         self.seats = seats
         self.seed = seed
@@ -79,11 +81,11 @@ class MatchRuntime:
     def connected_seats(self) -> int:
         return len(self.sockets)
 
-    def should_start(self, now: float, fill_after: float) -> bool:
+    def should_start(self, now: float) -> bool:
         """Start when every seat has a socket, or a person has waited `fill_after` for bots."""
         if self.phase != WAITING or self.first_join is None:
             return False
-        return self.connected_seats >= self.seats or now - self.first_join >= fill_after
+        return self.connected_seats >= self.seats or now - self.first_join >= self.fill_after
 
     def is_stale(self, now: float, timeout: float) -> bool:
         """A waiting match that nobody connected to, or everyone left, for `timeout` seconds."""
