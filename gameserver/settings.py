@@ -152,6 +152,7 @@ GAMESERVER = {
     ),
     "OWNER_WAIT": env_number("GAMESERVER_OWNER_WAIT", 10, minimum=0.5, maximum=120),
     "REDIS_PREFIX": REDIS_PREFIX + ":",
+    "REPORT_SECONDS": env_number("GAMESERVER_REPORT_SECONDS", 30, minimum=1, maximum=3600),
     "EMBEDDED_ENGINE": env_bool("GAMESERVER_EMBEDDED_ENGINE", not REDIS_URL),
 }
 

@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 YIELD_EVERY = 25  # matches ticked between yields, so sockets and Redis get the loop too
 FINISH_RETRIES = 8
-REPORT_SECONDS = 30
 
 
 def _load_match(match_id: str) -> Match | None:
@@ -307,7 +306,7 @@ class EngineHost:
     # For operators and the benchmarks
     async def _report_loop(self) -> None:
         while True:
-            await asyncio.sleep(REPORT_SECONDS)
+            await asyncio.sleep(self.config["REPORT_SECONDS"])
             if self.runtimes:
                 log.info("engine %s load: %s", self.name, self.load())
 
