@@ -122,6 +122,7 @@ def games(request: HttpRequest, body: dict) -> JsonResponse:
                     "default_seats": game.default_seats,
                 }
                 for game in GAMES.values()
+                if game.listed
             ]
         }
     )

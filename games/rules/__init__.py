@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from games.rules.base import Game
+from games.rules.bench import BenchArena
 from games.rules.lightcycles import LightCycles
 
-GAMES: dict[str, Game] = {game.name: game for game in (LightCycles(),)}
+GAMES: dict[str, Game] = {game.name: game for game in (LightCycles(), BenchArena())}
 
 
 def get_game(name: str) -> Game:

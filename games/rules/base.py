@@ -57,6 +57,7 @@ class Game(Protocol):
 
     name: ClassVar[str]  # stable id used in the API and the database, e.g. "lightcycles"
     title: ClassVar[str]  # shown to people
+    listed: ClassVar[bool]  # offered in the lobby; False for games only reachable by name
     tick_rate: ClassVar[int]  # ticks per second
     min_seats: ClassVar[int]
     max_seats: ClassVar[int]

@@ -129,6 +129,7 @@ class LightCycles:
 
     name: ClassVar[str] = "lightcycles"
     title: ClassVar[str] = "Light Cycles"
+    listed: ClassVar[bool] = True
     tick_rate: ClassVar[int] = TICK_RATE
     min_seats: ClassVar[int] = 2
     max_seats: ClassVar[int] = 8
