@@ -13,7 +13,7 @@ DURATION_SAMPLES = 1200
 
 @dataclass
 class TickStats:
-    """Tick durations (seconds) of the last minute or so, and how often the loop ran late."""
+    """Tick durations (seconds) since the last report, and how often the loop ran late."""
 
     durations: list[float] = field(default_factory=list)
     overruns: int = 0  # ticks whose work took longer than one period
@@ -33,6 +33,19 @@ class TickStats:
             return 0.0
         ordered = sorted(self.durations)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def report(self) -> dict[str, float]:
+        """Counts so far and duration percentiles of the window since the last report."""
+        window = {
+            "ticks": self.ticks,
+            "overruns": self.overruns,
+            "skipped": self.skipped,
+            "p50_ms": round(self.percentile(0.5) * 1000, 3),
+            "p99_ms": round(self.percentile(0.99) * 1000, 3),
+            "max_ms": round(max(self.durations, default=0.0) * 1000, 3),
+        }
+        self.durations = []
+        return window
 
 
 class TickClock:

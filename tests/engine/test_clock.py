@@ -35,3 +35,14 @@ def test_stats_count_overruns_and_give_percentiles():
     assert stats.ticks == 100 and stats.overruns == 2
     assert stats.percentile(0.5) == 0.001
     assert stats.percentile(0.99) == 0.07
+
+
+def test_a_report_covers_the_window_since_the_last_one():
+    stats = TickStats()
+    for duration in (0.001, 0.002, 0.003):
+        stats.record(duration, period=0.05)
+    first = stats.report()
+    assert first["ticks"] == 3 and first["max_ms"] == 3.0
+    stats.record(0.01, period=0.05)
+    second = stats.report()
+    assert second["ticks"] == 4 and second["p50_ms"] == second["max_ms"] == 10.0
