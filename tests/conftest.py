@@ -3,43 +3,24 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
-from tests.support import Stack, free_port, redis_answers, wait_for
+from bench.stack import Stack, redis_answers, start_redis
 
 
 @pytest.fixture(scope="session")
-def redis_url():
+def redis_url(tmp_path_factory):
     """REDIS_URL if it answers, else a throwaway redis-server on a free port."""
     url = os.environ.get("GAMESERVER_TEST_REDIS_URL", "")
     if url and redis_answers(url):
         yield url
         return
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
+    process, url = start_redis(tmp_path_factory.mktemp("redis"))
     try:
-        wait_for(lambda: redis_answers(url), 15, "redis-server to answer")
         yield url
     finally:
-        proc.terminate()
-        proc.wait(10)
+        process.stop()
 
 
 @pytest.fixture

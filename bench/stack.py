@@ -1,0 +1,180 @@
+"""Real processes of the whole stack, for tests and the benchmark: redis-server, web
+processes (daphne or uvicorn), engine hosts; each logs to a file and is stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DAPHNE = str(Path(PYTHON).parent / "daphne")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def daphne_args(port: int) -> list[str]:
+    return [
+        DAPHNE, "-b", "127.0.0.1", "-p", str(port), "--ping-interval", "20",
+        "--ping-timeout", "30", "--websocket-max-message-size", "4096",
+        "gameserver.asgi:application",
+    ]  # fmt: skip
+
+
+def uvicorn_args(port: int) -> list[str]:
+    return [
+        PYTHON, "-m", "uvicorn", "gameserver.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--ws", "websockets", "--ws-max-size", "4096",
+        "--ws-ping-interval", "20", "--ws-ping-timeout", "30", "--lifespan", "off",
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+    ]  # fmt: skip
+
+
+WEB_SERVERS = {"daphne": daphne_args, "uvicorn": uvicorn_args}
+
+
+def start_redis(log_dir: Path) -> tuple[Process, str]:
+    """A throwaway redis-server on a free port that keeps nothing on disk."""
+    port = free_port()
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no"]  # fmt: skip
+    process = Process("redis", args, dict(os.environ), log_dir)
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_for(lambda: redis_answers(url), 15, "redis-server to answer")
+    return process, url
+
+
+class Process:
+    """A child process with its output in a log file, stopped (and killed if need be) at end."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.proc.pid, sig)
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+
+class Stack:
+    """The processes of one test: each gets the same database, Redis and key prefix."""
+
+    def __init__(self, tmp: Path, redis_url: str | None = None, **settings: str):
+        self.tmp = tmp
+        self.processes: list[Process] = []
+        self.webs: list[Process] = []
+        self.engines: list[Process] = []
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "DJANGO_"))
+        }
+        self.env.pop("REDIS_URL", None)
+        self.env.update(
+            DJANGO_SETTINGS_MODULE="gameserver.settings",
+            DJANGO_DEBUG="1",
+            DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
+            GAMESERVER_BOT_FILL_SECONDS="1",
+            GAMESERVER_PRIVATE_BOT_FILL_SECONDS="1",
+            GAMESERVER_REDIS_PREFIX=f"test-{uuid.uuid4().hex[:8]}",
+            PYTHONUNBUFFERED="1",
+        )
+        if redis_url:
+            self.env["REDIS_URL"] = redis_url
+        self.env.update(settings)
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v0"],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+        )
+
+    def web(self, name: str = "web", server: str = "daphne") -> str:
+        """Start a web process on a free port; `server` is daphne (the Procfile's) or uvicorn."""
+        port = free_port()
+        args = WEB_SERVERS[server](port)
+        process = Process(name, args, self.env, self.tmp)
+        self.processes.append(process)
+        self.webs.append(process)
+        base = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            if not process.alive():
+                raise RuntimeError(f"{name} exited:\n{process.output()}")
+            try:
+                return urllib.request.urlopen(base + "/api/session", timeout=1).status == 200
+            except (urllib.error.URLError, ConnectionError, OSError):
+                return False
+
+        wait_for(ready, 30, f"{name} to answer on {base}")
+        return base
+
+    def engine(self, name: str = "engine") -> Process:
+        process = Process(
+            name, [PYTHON, "manage.py", "runengine", "--name", name], self.env, self.tmp
+        )
+        self.processes.append(process)
+        self.engines.append(process)
+        wait_for(
+            lambda: "running" in process.output() or not process.alive(), 30, f"{name} to start"
+        )
+        if not process.alive():
+            raise RuntimeError(f"{name} exited:\n{process.output()}")
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
