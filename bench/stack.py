@@ -57,7 +57,8 @@ def uvicorn_args(port: int) -> list[str]:
     return [
         PYTHON, "-m", "uvicorn", "gameserver.asgi:application", "--host", "127.0.0.1",
         "--port", str(port), "--ws", "websockets", "--ws-max-size", "4096",
-        "--ws-ping-interval", "20", "--ws-ping-timeout", "30", "--lifespan", "off",
+        "--ws-ping-interval", "20", "--ws-ping-timeout", "30", "--ws-per-message-deflate", "false",
+        "--lifespan", "off",
         "--loop", "uvloop", "--http", "httptools", "--no-access-log",
     ]  # fmt: skip
 
