@@ -56,7 +56,7 @@ def daphne_args(port: int) -> list[str]:
 def uvicorn_args(port: int) -> list[str]:
     return [
         PYTHON, "-m", "uvicorn", "gameserver.asgi:application", "--host", "127.0.0.1",
-        "--port", str(port), "--ws", "websockets", "--ws-max-size", "4096",
+        "--port", str(port), "--ws", "websockets-sansio", "--ws-max-size", "4096",
         "--ws-ping-interval", "20", "--ws-ping-timeout", "30", "--ws-per-message-deflate", "false",
         "--lifespan", "off",
         "--loop", "uvloop", "--http", "httptools", "--no-access-log",

@@ -4,10 +4,12 @@ frames. No game logic here beyond asking the rules whether an input is well form
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -41,8 +43,23 @@ class PlayConsumer(AsyncWebsocketConsumer):
     game: Game | None = None
     hub: FrameHub | None = None
 
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """One socket, one plain loop over its ASGI events.
+
+        Channels' AsyncConsumer also gives every socket a channel-layer channel (a Redis
+        subscription each) and runs a task per message to wait on both; frames and control
+        messages (match over) reach sockets through the process's frame hub instead, so the
+        socket needs neither (docs/PERFORMANCE.md measures the difference).
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
+
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels' dispatch hops to a thread before every message to close stale database
+        # Channels' dispatch also hops to a thread before every message to close stale database
         # connections: 30-45 % of a message's cost (DESIGN.md). Our handlers reach the
         # database only through database_sync_to_async, which does that itself.
         handler = getattr(self, message["type"].replace(".", "_"), None)

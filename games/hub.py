@@ -8,6 +8,7 @@ once by the engine) straight to the local sockets. Inputs go the other way, batc
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -188,6 +189,7 @@ async def local_hub() -> FrameHub:
 
                 await start_embedded_engine(layer)
             _hubs[loop] = hub
+            gc.freeze()  # Django is loaded by now; keep its objects out of every GC pass
     return _hubs[loop]
 
 

@@ -18,18 +18,31 @@ from django.conf import settings
 
 # Both scripts check the lease value, so a host that lost its lease (a "zombie") cannot renew
 # it or overwrite the new owner's checkpoint: the value holds the fencing token.
+# One call per second renews every lease an engine holds, one call per tick saves every
+# checkpoint due: an engine with 150 matches makes a few Redis calls a second, not hundreds.
 RENEW_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local renewed = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
+    renewed[i] = 1
+  else
+    renewed[i] = 0
+  end
 end
-return 0
+return renewed
 """
 FENCED_SET_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  return 1
+local saved = {}
+for i = 1, #KEYS / 2 do
+  if redis.call('GET', KEYS[2 * i - 1]) == ARGV[2 * i - 1] then
+    redis.call('SET', KEYS[2 * i], ARGV[2 * i], 'PX', ARGV[#ARGV])
+    saved[i] = 1
+  else
+    saved[i] = 0
+  end
 end
-return 0
+return saved
 """
 RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -88,9 +101,15 @@ class RedisStore:
         )
         return value if ok else None
 
-    async def lease_renew(self, match_id: str, lease: str, ttl: float) -> bool:
-        key = self.prefix + "lease:" + match_id
-        return bool(await self.aio.eval(RENEW_LUA, 1, key, lease, int(ttl * 1000)))
+    async def leases_renew(self, leases: dict[str, str], ttl: float) -> set[str]:
+        """Renew every (match -> lease) given; returns the matches whose lease was lost."""
+        if not leases:
+            return set()
+        keys = [self.prefix + "lease:" + match_id for match_id in leases]
+        renewed = await self.aio.eval(
+            RENEW_LUA, len(keys), *keys, int(ttl * 1000), *leases.values()
+        )
+        return {match_id for match_id, ok in zip(leases, renewed, strict=True) if not ok}
 
     async def lease_release(self, match_id: str, lease: str) -> None:
         await self.aio.eval(RELEASE_LUA, 1, self.prefix + "lease:" + match_id, lease)
@@ -100,9 +119,16 @@ class RedisStore:
         return value.decode().split(" ")[0] if value else None
 
     # Checkpoints and the set of matches some engine should be running
-    async def checkpoint_save(self, match_id: str, lease: str, data: bytes) -> bool:
-        keys = (self.prefix + "lease:" + match_id, self.prefix + "checkpoint:" + match_id)
-        return bool(await self.aio.eval(FENCED_SET_LUA, 2, *keys, lease, data, CHECKPOINT_TTL_MS))
+    async def checkpoints_save(self, items: list[tuple[str, str, bytes]]) -> list[bool]:
+        """Save (match, lease, data) checkpoints, each only while `lease` is still the owner's."""
+        if not items:
+            return []
+        keys, args = [], []
+        for match_id, lease, data in items:
+            keys += [self.prefix + "lease:" + match_id, self.prefix + "checkpoint:" + match_id]
+            args += [lease, data]
+        saved = await self.aio.eval(FENCED_SET_LUA, len(keys), *keys, *args, CHECKPOINT_TTL_MS)
+        return [bool(ok) for ok in saved]
 
     async def checkpoint_load(self, match_id: str) -> bytes | None:
         return await self.aio.get(self.prefix + "checkpoint:" + match_id)
@@ -176,12 +202,15 @@ class MemoryStore:
             self._set("lease:" + match_id, value, ttl)
             return value
 
-    async def lease_renew(self, match_id: str, lease: str, ttl: float) -> bool:
+    async def leases_renew(self, leases: dict[str, str], ttl: float) -> set[str]:
+        lost = set()
         with self._lock:
-            if self._get("lease:" + match_id) != lease:
-                return False
-            self._set("lease:" + match_id, lease, ttl)
-            return True
+            for match_id, lease in leases.items():
+                if self._get("lease:" + match_id) == lease:
+                    self._set("lease:" + match_id, lease, ttl)
+                else:
+                    lost.add(match_id)
+        return lost
 
     async def lease_release(self, match_id: str, lease: str) -> None:
         with self._lock:
@@ -193,12 +222,15 @@ class MemoryStore:
             value = self._get("lease:" + match_id)
         return value.split(" ")[0] if isinstance(value, str) else None
 
-    async def checkpoint_save(self, match_id: str, lease: str, data: bytes) -> bool:
+    async def checkpoints_save(self, items: list[tuple[str, str, bytes]]) -> list[bool]:
+        saved = []
         with self._lock:
-            if self._get("lease:" + match_id) != lease:
-                return False
-            self._set("checkpoint:" + match_id, data, CHECKPOINT_TTL_MS / 1000)
-            return True
+            for match_id, lease, data in items:
+                owner = self._get("lease:" + match_id) == lease
+                if owner:
+                    self._set("checkpoint:" + match_id, data, CHECKPOINT_TTL_MS / 1000)
+                saved.append(owner)
+        return saved
 
     async def checkpoint_load(self, match_id: str) -> bytes | None:
         with self._lock:

@@ -66,12 +66,11 @@ class EngineHost:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for match_id in list(self.runtimes):
-            runtime = self.runtimes.pop(match_id)
-            lease = self.leases.pop(match_id)
-            if runtime.phase != WAITING:
-                await self._checkpoint(runtime, lease)
+        await self._checkpoint(*(r for r in self.runtimes.values() if r.phase != WAITING))
+        for match_id, lease in list(self.leases.items()):
             await self.store.lease_release(match_id, lease)
+        self.runtimes.clear()
+        self.leases.clear()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
@@ -205,9 +204,10 @@ class EngineHost:
     async def _lease_loop(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            for match_id, lease in list(self.leases.items()):
-                if not await self.store.lease_renew(match_id, lease, self.config["LEASE_TTL"]):
-                    log.warning("engine %s: lost the lease of %s; dropping it", self.name, match_id)
+            held = dict(self.leases)
+            for match_id in await self.store.leases_renew(held, self.config["LEASE_TTL"]):
+                log.warning("engine %s: lost the lease of %s; dropping it", self.name, match_id)
+                if self.leases.get(match_id) == held[match_id]:
                     self.runtimes.pop(match_id, None)
                     self.leases.pop(match_id, None)
 
@@ -232,6 +232,7 @@ class EngineHost:
         batches: dict[str, list[list[Any]]] = defaultdict(list)
         checkpoint_every = self.config["CHECKPOINT_EVERY"]
         runtimes = [r for r in self.runtimes.values() if r.tick_rate == rate]
+        due: list[MatchRuntime] = []
         for i, runtime in enumerate(runtimes):
             if runtime.phase == WAITING:
                 self._maybe_start(runtime, now)
@@ -244,8 +245,8 @@ class EngineHost:
                 batches[hub].append(entry)
             if runtime.phase == OVER:
                 self._spawn(self._finish(runtime))
-            elif frame.tick % checkpoint_every == 0:
-                self._spawn(self._checkpoint(runtime, self.leases.get(runtime.match_id)))
+            elif frame.tick % checkpoint_every == runtime.keyframe_phase % checkpoint_every:
+                due.append(runtime)
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
         if batches:
@@ -256,6 +257,8 @@ class EngineHost:
                 ),
                 return_exceptions=True,
             )
+        if due:
+            self._spawn(self._checkpoint(*due))
 
     def _maybe_start(self, runtime: MatchRuntime, now: float) -> None:
         if runtime.should_start(now):
@@ -277,15 +280,19 @@ class EngineHost:
         await sync_to_async(match_abandon)(match_id=runtime.match_id)
         await self._forget(runtime.match_id)
 
-    async def _checkpoint(self, runtime: MatchRuntime, lease: str | None) -> None:
-        if lease is not None:
-            data = msgspec.json.encode(runtime.dump())
-            await self.store.checkpoint_save(runtime.match_id, lease, data)
+    async def _checkpoint(self, *runtimes: MatchRuntime) -> None:
+        """Save checkpoints of matches we still hold, in one round trip."""
+        items = [
+            (r.match_id, self.leases[r.match_id], msgspec.json.encode(r.dump()))
+            for r in runtimes
+            if r.match_id in self.leases
+        ]
+        await self.store.checkpoints_save(items)
 
     async def _finish(self, runtime: MatchRuntime) -> None:
         """Write the result exactly once; the final checkpoint lets another host retry."""
         match_id = runtime.match_id
-        await self._checkpoint(runtime, self.leases.get(match_id))
+        await self._checkpoint(runtime)
         for attempt in range(FINISH_RETRIES):
             try:
                 await sync_to_async(match_finish)(match_id=match_id, result=runtime.result)

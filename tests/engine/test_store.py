@@ -31,12 +31,14 @@ async def test_one_owner_per_match_until_the_lease_expires(store):
 
 async def test_a_zombie_owner_can_neither_renew_nor_checkpoint(store):
     zombie = await store.lease_acquire("m2", "engine-a", ttl=0.2)
-    assert await store.checkpoint_save("m2", zombie, b"a-state")
+    assert await store.checkpoints_save([("m2", zombie, b"a-state")]) == [True]
     await asyncio.sleep(0.35)
     owner = await store.lease_acquire("m2", "engine-b", ttl=5)
-    assert not await store.lease_renew("m2", zombie, ttl=5)
-    assert not await store.checkpoint_save("m2", zombie, b"stale")
-    assert await store.checkpoint_save("m2", owner, b"b-state")
+    assert await store.leases_renew({"m2": zombie}, ttl=5) == {"m2"}
+    assert await store.checkpoints_save([("m2", zombie, b"stale"), ("m2", owner, b"b-state")]) == [
+        False,
+        True,
+    ]
     assert await store.checkpoint_load("m2") == b"b-state"
     await store.lease_release("m2", zombie)  # releasing someone else's lease does nothing
     assert await store.owner_of("m2") == "engine-b"
@@ -48,7 +50,7 @@ async def test_a_renewed_lease_outlives_its_first_ttl(store):
     lease = await store.lease_acquire("m3", "engine-a", ttl=0.3)
     for _ in range(3):
         await asyncio.sleep(0.15)
-        assert await store.lease_renew("m3", lease, ttl=0.3)
+        assert await store.leases_renew({"m3": lease, "gone": "x 1"}, ttl=0.3) == {"gone"}
     assert await store.owner_of("m3") == "engine-a"
 
 

@@ -7,6 +7,7 @@ import gc
 import logging
 import signal
 
+import uvloop
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -36,7 +37,7 @@ class Command(BaseCommand):
                 f"REDIS_URL {settings.REDIS_URL} does not answer ({error}): start redis-server "
                 "or fix REDIS_URL"
             ) from None
-        asyncio.run(self._run(options["name"]))
+        uvloop.run(self._run(options["name"]))  # measurably cheaper per Redis message
 
     async def _run(self, name: str) -> None:
         host = EngineHost(layer=get_channel_layer(), name=name)
