@@ -135,6 +135,7 @@ def tick_summary(reports: list[dict[str, Any]], seconds: float) -> dict[str, Any
         "tick_p50_ms": sorted(w["p50_ms"] for w in windows)[len(windows) // 2],
         "tick_p99_ms": max(w["p99_ms"] for w in windows),  # worst second of the window
         "tick_max_ms": max(w["max_ms"] for w in windows),
+        "tick_wall_p99_ms": max(w.get("wall_p99_ms", 0) for w in windows),
         "overruns": by_count[-1]["overruns"] - by_count[0]["overruns"],
         "skipped": by_count[-1]["skipped"] - by_count[0]["skipped"],
         "tick_rate": round((by_count[-1]["ticks"] - by_count[0]["ticks"]) / max(seconds - 1, 1), 2)

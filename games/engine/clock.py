@@ -13,25 +13,34 @@ DURATION_SAMPLES = 1200
 
 @dataclass
 class TickStats:
-    """Tick durations (seconds) since the last report, and how often the loop ran late."""
+    """Tick durations (seconds) since the last report, and how often the loop ran late.
+
+    `durations` is the tick's own work (stepping every match, encoding frames); `walls` runs
+    from the tick's start until its frames were handed to the channel layer.
+    """
 
     durations: list[float] = field(default_factory=list)
-    overruns: int = 0  # ticks whose work took longer than one period
+    walls: list[float] = field(default_factory=list)
+    overruns: int = 0  # ticks that took longer than one period, wall clock
     skipped: int = 0  # ticks dropped because the loop fell too far behind
     ticks: int = 0
 
-    def record(self, duration: float, period: float) -> None:
+    def record(self, duration: float, period: float, wall: float | None = None) -> None:
+        wall = duration if wall is None else wall
         self.ticks += 1
-        if duration > period:
+        if wall > period:
             self.overruns += 1
         self.durations.append(duration)
+        self.walls.append(wall)
         if len(self.durations) > DURATION_SAMPLES:
             del self.durations[: DURATION_SAMPLES // 2]
+            del self.walls[: DURATION_SAMPLES // 2]
 
-    def percentile(self, q: float) -> float:
-        if not self.durations:
+    def percentile(self, q: float, samples: list[float] | None = None) -> float:
+        samples = self.durations if samples is None else samples
+        if not samples:
             return 0.0
-        ordered = sorted(self.durations)
+        ordered = sorted(samples)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     def report(self) -> dict[str, float]:
@@ -43,8 +52,10 @@ class TickStats:
             "p50_ms": round(self.percentile(0.5) * 1000, 3),
             "p99_ms": round(self.percentile(0.99) * 1000, 3),
             "max_ms": round(max(self.durations, default=0.0) * 1000, 3),
+            "wall_p99_ms": round(self.percentile(0.99, self.walls) * 1000, 3),
         }
         self.durations = []
+        self.walls = []
         return window
 
 
@@ -69,5 +80,5 @@ class TickClock:
             self.stats.skipped += behind
             self.n += behind
 
-    def record(self, duration: float) -> None:
-        self.stats.record(duration, self.period)
+    def record(self, work: float, wall: float) -> None:
+        self.stats.record(work, self.period, wall)

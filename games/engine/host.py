@@ -24,7 +24,6 @@ from games.store import get_store
 
 log = logging.getLogger(__name__)
 
-YIELD_EVERY = 25  # matches ticked between yields, so sockets and Redis get the loop too
 FINISH_RETRIES = 8
 
 
@@ -224,16 +223,20 @@ class EngineHost:
         while True:
             await clock.next_tick()
             started = time.perf_counter()
-            await self._tick(rate)
-            clock.record(time.perf_counter() - started)
+            work = await self._tick(rate)
+            clock.record(work, time.perf_counter() - started)
 
-    async def _tick(self, rate: int) -> None:
+    async def _tick(self, rate: int) -> float:
+        """Step every match of this rate, then send each hub its frames; returns the seconds
+        of work before the sends. No yield in between: 150 matches take about 2 ms, and
+        their frames leave together anyway."""
+        started = time.perf_counter()
         now = time.monotonic()
         batches: dict[str, list[list[Any]]] = defaultdict(list)
         checkpoint_every = self.config["CHECKPOINT_EVERY"]
         runtimes = [r for r in self.runtimes.values() if r.tick_rate == rate]
         due: list[MatchRuntime] = []
-        for i, runtime in enumerate(runtimes):
+        for runtime in runtimes:
             if runtime.phase == WAITING:
                 self._maybe_start(runtime, now)
                 continue
@@ -247,8 +250,7 @@ class EngineHost:
                 self._spawn(self._finish(runtime))
             elif frame.tick % checkpoint_every == runtime.keyframe_phase % checkpoint_every:
                 due.append(runtime)
-            if i % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)
+        work = time.perf_counter() - started
         if batches:
             await asyncio.gather(
                 *(
@@ -259,6 +261,7 @@ class EngineHost:
             )
         if due:
             self._spawn(self._checkpoint(*due))
+        return work
 
     def _maybe_start(self, runtime: MatchRuntime, now: float) -> None:
         if runtime.should_start(now):
