@@ -2,7 +2,9 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-DAPHNE_FLAGS := --ping-interval 20 --ping-timeout 30 --websocket-max-message-size 4096
+# The Procfile's web server (uvicorn won the benchmark over daphne: docs/PERFORMANCE.md).
+WEB_FLAGS := --ws websockets-sansio --ws-max-size 4096 --ws-ping-interval 20 --ws-ping-timeout 30 \
+	--ws-per-message-deflate false --lifespan off --loop uvloop --http httptools
 
 .PHONY: run test lint install
 
@@ -22,7 +24,7 @@ run: $(VENV)/.installed
 		$(PY) manage.py runengine & ENGINE=$$!; trap 'kill $$ENGINE 2>/dev/null' EXIT INT TERM; \
 	fi; \
 	echo "gameserver on http://127.0.0.1:$(PORT)"; \
-	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) $(DAPHNE_FLAGS) gameserver.asgi:application
+	$(VENV)/bin/uvicorn gameserver.asgi:application --host 127.0.0.1 --port $(PORT) $(WEB_FLAGS)
 
 # redis-server and Chromium come from Debian when missing and we are root; the tests start a
 # throwaway redis-server on a free port when REDIS_URL is unset or does not answer.

@@ -145,15 +145,17 @@ def tick_summary(reports: list[dict[str, Any]], seconds: float) -> dict[str, Any
 
 
 def settle(load: LoadGenerator, warmup: float) -> None:
-    """Wait out the joins' backlog: at least `warmup` s, then until one second's p99 is back
-    under the limit (at most SETTLE_SECONDS), so a window measures the steady state."""
+    """Wait out the joins' backlog: at least `warmup` s, then until every player gets frames
+    and one second's p99 is back under the limit (at most SETTLE_SECONDS), so that a window
+    measures the steady state."""
     time.sleep(warmup)
     load.report()
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         time.sleep(1)
-        p99 = load.report()["latency_ms"]["p99"]
-        if p99 is not None and p99 <= P99_LIMIT_MS:
+        window = load.report()
+        p99 = window["latency_ms"]["p99"]
+        if not window["stalled"] and p99 is not None and p99 <= P99_LIMIT_MS:
             return
 
 
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-seconds", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=3, help="seconds before each window")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], action="append",
-                        help="web server(s) to measure; default daphne")  # fmt: skip
+                        help="web server(s) to measure; default uvicorn, the Procfile's")  # fmt: skip
     parser.add_argument("--web", type=int, default=1, help="web processes")
     parser.add_argument("--engines", type=int, default=1, help="engine processes")
     parser.add_argument("--loadgen", type=int, default=1, help="load generator processes")
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {}
     print(HEADER, flush=True)
     with tempfile.TemporaryDirectory(prefix="gameserver-bench-") as tmp:
-        plans = [("gameserver", server) for server in args.server or ["daphne"]]
+        plans = [("gameserver", server) for server in args.server or ["uvicorn"]]
         if not args.no_baseline:
             plans.append(("raw", ""))
         for kind, server in plans:

@@ -68,12 +68,13 @@ def assert_finished(api: Api, match_id: str, alice: Player, bob: Player) -> None
     assert all(p["placement"] in (1, 2) and p["score"] is not None for p in names.values())
 
 
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
 async def test_players_on_two_web_processes_share_a_match_run_by_an_engine(
-    redis_url, stack_factory
+    redis_url, stack_factory, server
 ):
     stack = stack_factory(redis_url)
     stack.engine()
-    web1, web2 = stack.web("web1"), stack.web("web2")
+    web1, web2 = stack.web("web1", server=server), stack.web("web2", server=server)
     alice, bob, match_id = await play_two_player_match(Api(web1), Api(web2))
     assert_finished(Api(web1), match_id, alice, bob)
     for player in (alice, bob):
