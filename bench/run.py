@@ -197,6 +197,7 @@ def ramp(target: Target, steps: list[int], args: argparse.Namespace) -> list[dic
                 "server_cpu_us_per_frame": round(sum(cpu.values()) / max(frames, 1) * 1e6, 1),
                 "server_cpu_cores": round(sum(cpu.values()) / seconds, 3),
                 "loadgen_cpu_cores": round(window.get("cpu_seconds", 0) / seconds, 3),
+                "web_rss_mib": round(rss_bytes(target.web) / 2**20, 1),
                 "web_rss_kib_per_player": round(
                     (rss_bytes(target.web) - idle_rss) / players / 1024, 1
                 ),
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-seconds", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=3, help="seconds before each window")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], action="append",
-                        help="web server(s) to measure; default uvicorn, the Procfile's")  # fmt: skip
+                        help="web servers to measure; default: uvicorn")  # fmt: skip
     parser.add_argument("--web", type=int, default=1, help="web processes")
     parser.add_argument("--engines", type=int, default=1, help="engine processes")
     parser.add_argument("--loadgen", type=int, default=1, help="load generator processes")
