@@ -227,7 +227,7 @@ class Bot:
             self._timer.cancel()
         if not worker.stopping:
             self.rec.closed += 1
-            close = self.ws.close_rcvd
+            close = self.ws.protocol.close_rcvd
             self.rec.close_codes[str(close.code if close else 1006)] += 1
 
     def _send_input(self, loop: asyncio.AbstractEventLoop) -> None:

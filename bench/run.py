@@ -30,6 +30,8 @@ from bench.stack import PYTHON, Process, Stack, start_redis, wait_for
 P99_LIMIT_MS = 50.0
 DELIVERY_LIMIT = 0.999
 SETTLE_SECONDS = 20
+TICK_RATE = 20  # Bench Arena's
+RATE_LIMIT = 0.98  # frames/s under 98 % of players × tick rate: the server fell behind
 ENGINE_LOAD_MARK = " load {"
 
 
@@ -138,7 +140,12 @@ def tick_summary(reports: list[dict[str, Any]], seconds: float) -> dict[str, Any
         "tick_wall_p99_ms": max(w.get("wall_p99_ms", 0) for w in windows),
         "overruns": by_count[-1]["overruns"] - by_count[0]["overruns"],
         "skipped": by_count[-1]["skipped"] - by_count[0]["skipped"],
-        "tick_rate": round((by_count[-1]["ticks"] - by_count[0]["ticks"]) / max(seconds - 1, 1), 2)
+        "tick_rate": round(
+            (by_count[-1]["ticks"] - by_count[0]["ticks"])
+            / reports[0].get("slots", 1)
+            / max(seconds - 1, 1),
+            2,
+        )
         if len(reports) > 1
         else None,
     }
@@ -187,8 +194,13 @@ def ramp(target: Target, steps: list[int], args: argparse.Namespace) -> list[dic
                 "frames": frames,
                 "frames_per_s": round(frames / seconds, 1),
                 "lost": window["lost"],
+                "closed": window.get("closed", 0),
+                "close_codes": window.get("close_codes", {}),
                 "late": window["late"],
                 "delivery": window["delivery"] or 0.0,
+                # Frames per player per second against the tick rate: a server that falls
+                # behind sends fewer ticks, which no tick-number gap shows.
+                "rate_ratio": round(frames / seconds / (players * TICK_RATE), 4),
                 "p50_ms": latency["p50"],
                 "p90_ms": latency["p90"],
                 "p99_ms": latency["p99"],
@@ -205,7 +217,11 @@ def ramp(target: Target, steps: list[int], args: argparse.Namespace) -> list[dic
             }
             rows.append(row)
             print(format_row(target.name, row), flush=True)
-            if row["p99_ms"] > P99_LIMIT_MS or row["delivery"] < DELIVERY_LIMIT:
+            if (
+                row["p99_ms"] > P99_LIMIT_MS
+                or row["delivery"] < DELIVERY_LIMIT
+                or row["rate_ratio"] < RATE_LIMIT
+            ):
                 break
     return rows
 

@@ -14,6 +14,9 @@ from games.rules.base import Game, InvalidInput, Result, Seat
 log = logging.getLogger(__name__)
 
 WAITING, STARTING, PLAYING, OVER = "waiting", "starting", "playing", "over"
+# The engine ticks a quarter of its matches every quarter period, so a web process writes
+# four small bursts of frames per tick instead of one large one (docs/PERFORMANCE.md).
+TICK_SLOTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +59,9 @@ class MatchRuntime:
         self.watchers: set[str] = set()  # hub channels that want this match's frames
         self.inputs: list[tuple[int, Any]] = []
         self.keyframe_due = True
-        self.keyframe_phase = (
-            zlib.crc32(match_id.encode()) % tick_rate
-        )  # spread keyframes across ticks
+        spread = zlib.crc32(match_id.encode())
+        self.keyframe_phase = spread % tick_rate  # keyframes spread across ticks
+        self.slot = spread % TICK_SLOTS  # and matches across the tick period
         self.step_seconds = 0.0
 
     # Seats and sockets
