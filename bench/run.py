@@ -59,7 +59,7 @@ def start_gameserver(tmp: Path, server: str, webs: int, engines: int) -> Target:
             tmp,
             url,
             GAMESERVER_REPORT_SECONDS="1",
-            GAMESERVER_BOT_FILL_SECONDS="10",
+            GAMESERVER_BOT_FILL_SECONDS="2",  # a match left short by racing joins starts soon
             GAMESERVER_LOG_LEVEL="INFO",
         )
         for i in range(engines):
