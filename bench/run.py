@@ -253,12 +253,17 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
         players = [r["players"] for r in rows]
         lat.plot(players, [r["p50_ms"] for r in rows], style, label=f"{name} p50")
         lat.plot(players, [r["p99_ms"] for r in rows], style, label=f"{name} p99")
-        dlv.plot(players, [r["delivery"] * 100 for r in rows], style, label=name)
+        delivered = [min(r["delivery"], r.get("rate_ratio", 1)) * 100 for r in rows]
+        dlv.plot(players, delivered, style, label=name)
         cpu.plot(players, [r["server_cpu_us_per_frame"] for r in rows], style, label=name)
     lat.axhline(P99_LIMIT_MS, color="grey", linewidth=0.8)
     dlv.axhline(DELIVERY_LIMIT * 100, color="grey", linewidth=0.8)
     lat.set(title="frame latency", xlabel="players", ylabel="ms")
-    dlv.set(title="frames delivered", xlabel="players", ylabel="%")
+    dlv.set(
+        title="frames delivered (of ticks, and of players × tick rate)",
+        xlabel="players",
+        ylabel="%",
+    )
     cpu.set(title="server CPU per delivered frame", xlabel="players", ylabel="µs")
     for axis in (lat, dlv, cpu):
         axis.grid(alpha=0.3)
