@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 INPUT_FLUSH_SECONDS = 0.005  # inputs arriving within this window share one message
 OWNER_POLL_SECONDS = 0.1
+WATCH_REFRESH_SECONDS = 5
 
 
 class FrameHub:
@@ -38,11 +39,25 @@ class FrameHub:
         self.pending_inputs: dict[str, list[list[Any]]] = defaultdict(list)
         self._flush_scheduled = False
         self._task: asyncio.Task | None = None
+        self._refresh: asyncio.Task | None = None
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("hub.")
         await self.layer.group_add(protocol.HUBS_GROUP, self.channel)
         self._task = asyncio.create_task(self._receive_loop(), name="frame-hub")
+        self._refresh = asyncio.create_task(self._refresh_loop(), name="frame-hub-refresh")
+
+    async def _refresh_loop(self) -> None:
+        """Tell each owner, in one message, every match we still want: engines forget hubs
+        that go quiet, so a dead web process is not sent frames until its matches end."""
+        while True:
+            await asyncio.sleep(WATCH_REFRESH_SECONDS)
+            by_owner: dict[str, list[str]] = defaultdict(list)
+            for match_id, owner in self.watching.items():
+                by_owner[owner].append(match_id)
+            for owner, matches in by_owner.items():
+                watch = {"type": protocol.ENGINE_WATCH, "matches": matches, "hub": self.channel}
+                await self.layer.send(owner, watch)
 
     # Sockets come and go
     async def attach(self, consumer: PlayConsumer) -> bool:
@@ -102,7 +117,7 @@ class FrameHub:
     async def _watch(self, match_id: str, owner: str) -> None:
         if self.watching.get(match_id) != owner:
             self.watching[match_id] = owner
-            watch = {"type": protocol.ENGINE_WATCH, "match": match_id, "hub": self.channel}
+            watch = {"type": protocol.ENGINE_WATCH, "matches": [match_id], "hub": self.channel}
             await self.layer.send(owner, watch)
 
     # Inputs, batched per owner
@@ -197,8 +212,10 @@ async def shutdown_local() -> None:
     """Stop this loop's hub and embedded engine (matches are checkpointed and handed over)."""
     loop = asyncio.get_running_loop()
     hub = _hubs.pop(loop, None)
-    if hub is not None and hub._task is not None:
-        hub._task.cancel()
+    if hub is not None:
+        for task in (hub._task, hub._refresh):
+            if task is not None:
+                task.cancel()
     from games.engine.embedded import stop_embedded_engine
 
     await stop_embedded_engine()

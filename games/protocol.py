@@ -25,7 +25,7 @@ CLOSE_REPLACED = 4409
 CLOSE_RATE_LIMITED = 4429
 
 # Channel-layer message types; each names its handler ("engine.join" -> engine_join).
-ENGINE_WATCH = "engine.watch"  # hub -> engine: send me this match's frames
+ENGINE_WATCH = "engine.watch"  # hub -> engine: send me these matches' frames (and: I'm alive)
 ENGINE_UNWATCH = "engine.unwatch"  # hub -> engine: my last local player of it left
 ENGINE_JOIN = "engine.join"  # consumer -> engine: a player's socket is here
 ENGINE_DROP = "engine.drop"  # consumer -> engine: that socket is gone

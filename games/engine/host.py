@@ -25,6 +25,7 @@ from games.store import get_store
 log = logging.getLogger(__name__)
 
 FINISH_RETRIES = 8
+WATCHER_TTL = 15  # seconds; hubs re-ask every WATCH_REFRESH_SECONDS (games/hub.py)
 
 
 def _load_match(match_id: str) -> Match | None:
@@ -99,17 +100,20 @@ class EngineHost:
                 log.exception("engine %s: handling %s failed", self.name, message.get("type"))
 
     async def engine_watch(self, message: dict) -> None:
-        runtime = self.runtimes.get(message["match"])
-        if runtime is None:
-            await self._refuse(message["hub"], message["match"])
-            return
-        runtime.watchers.add(message["hub"])
-        runtime.keyframe_due = True
+        now = time.monotonic()
+        for match_id in message["matches"]:
+            runtime = self.runtimes.get(match_id)
+            if runtime is None:
+                await self._refuse(message["hub"], match_id)
+                continue
+            if message["hub"] not in runtime.watchers:
+                runtime.keyframe_due = True  # its sockets need a keyframe before any delta
+            runtime.watchers[message["hub"]] = now
 
     async def engine_unwatch(self, message: dict) -> None:
         runtime = self.runtimes.get(message["match"])
         if runtime is not None:
-            runtime.watchers.discard(message["hub"])
+            runtime.watchers.pop(message["hub"], None)
 
     async def engine_join(self, message: dict) -> None:
         runtime = self.runtimes.get(message["match"])
@@ -209,6 +213,9 @@ class EngineHost:
                 if self.leases.get(match_id) == held[match_id]:
                     self.runtimes.pop(match_id, None)
                     self.leases.pop(match_id, None)
+            now = time.monotonic()
+            for runtime in self.runtimes.values():
+                runtime.forget_silent_watchers(now, WATCHER_TTL)
 
     # Ticking
     def _clock_for(self, rate: int) -> None:

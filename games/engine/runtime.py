@@ -56,7 +56,7 @@ class MatchRuntime:
         self.created = time.monotonic() if created is None else created
         self.first_join: float | None = None
         self.sockets: dict[int, int] = {}  # seat -> open sockets; > 0 means connected
-        self.watchers: set[str] = set()  # hub channels that want this match's frames
+        self.watchers: dict[str, float] = {}  # hub channel -> when it last asked for frames
         self.inputs: list[tuple[int, Any]] = []
         self.keyframe_due = True
         spread = zlib.crc32(match_id.encode())
@@ -79,6 +79,12 @@ class MatchRuntime:
             self.sockets.pop(seat, None)
         else:
             self.sockets[seat] = count
+
+    def forget_silent_watchers(self, now: float, ttl: float) -> None:
+        """Hubs re-ask every few seconds; one that stopped (its web process died) is dropped."""
+        for hub, seen in list(self.watchers.items()):
+            if now - seen > ttl:
+                del self.watchers[hub]
 
     @property
     def connected_seats(self) -> int:
