@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -15,6 +16,7 @@ from django.conf import settings
 
 from games import protocol
 from games.hub import FrameHub, local_hub
+from games.limits import DropWindow, TokenBucket, sockets_per_address
 from games.protocol import Ack, Auth, Input, Ping, ProtocolError
 from games.rules import get_game
 from games.rules.base import Game, InvalidInput
@@ -23,6 +25,7 @@ from games.selectors import match_get, match_json, seat_holder
 from games.tickets import ticket_redeem
 
 MAX_BAD_MESSAGES = 10  # error frames before a client is taken for broken or hostile
+DROP_WINDOW_SECONDS = 5
 ENDED = ("finished", "abandoned")
 
 
@@ -42,6 +45,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
     ack = -1
     game: Game | None = None
     hub: FrameHub | None = None
+    codec: protocol.Codec = protocol.CODECS[protocol.SUBPROTOCOL_JSON]
+    address: str | None = None  # counted against the per-address socket cap until closed
+    warned_at = 0.0
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """One socket, one plain loop over its ASGI events.
@@ -70,10 +76,24 @@ class PlayConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         offered = self.scope.get("subprotocols") or []
         allow = OriginAllowList(settings.GAMESERVER_ALLOWED_ORIGINS)
-        if protocol.SUBPROTOCOL_JSON not in offered or not allow.allows(origin_of(self.scope)):
+        codec = protocol.choose_codec(offered)
+        if codec is None or not allow.allows(origin_of(self.scope)):
             await self.close(code=protocol.CLOSE_FORBIDDEN)  # before accept: HTTP 403
             return
-        await self.accept(protocol.SUBPROTOCOL_JSON)
+        self.codec = codec
+        limits = settings.GAMESERVER
+        self.bucket = TokenBucket(limits["RATE_LIMIT"], limits["RATE_BURST"])
+        self.drops = DropWindow(DROP_WINDOW_SECONDS)
+        await self.accept(codec.subprotocol)
+        address = (self.scope.get("client") or ("unknown", 0))[0]
+        if not sockets_per_address.acquire(address, settings.GAMESERVER["MAX_SOCKETS_PER_IP"]):
+            await self.reject(
+                protocol.CLOSE_RATE_LIMITED,
+                "too_many_sockets",
+                "too many open game sockets from your address: close some, then reconnect",
+            )
+            return
+        self.address = address
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if "ticket" in query:
             for leaked in query["ticket"]:
@@ -127,7 +147,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             "tick_rate": match["tick_rate"],
             "server_time": protocol.now_ms(),
         }
-        await self.send(protocol.encode(welcome))
+        await self.send_message(welcome)
         self.hub = await local_hub()
         if not await self.hub.attach(self):
             self.match_id = ""
@@ -136,13 +156,33 @@ class PlayConsumer(AsyncWebsocketConsumer):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        if not self.bucket.take():
+            await self.refuse_flood()
+            return
         try:
-            message = protocol.decode_client(
-                text_data, max_bytes=settings.GAMESERVER["MAX_MESSAGE_BYTES"]
+            message = self.codec.decode(
+                text_data, bytes_data, settings.GAMESERVER["MAX_MESSAGE_BYTES"]
             )
             await self.handle(message)
         except ProtocolError as error:
             await self.protocol_error(error)
+
+    async def refuse_flood(self) -> None:
+        """Drop a message over the budget: warn at most once a second, close a flood."""
+        dropped = self.drops.add()
+        if dropped > settings.GAMESERVER["RATE_ABUSE"]:
+            await self.reject(
+                protocol.CLOSE_RATE_LIMITED,
+                "rate_limited",
+                f"more than {dropped - 1} messages over the limit in {DROP_WINDOW_SECONDS} s",
+            )
+        elif time.monotonic() - self.warned_at >= 1:
+            self.warned_at = time.monotonic()
+            limit = settings.GAMESERVER["RATE_LIMIT"]
+            await self.send_message(
+                {"type": "error", "code": "rate_limited",
+                 "message": f"over {limit:g} messages a second: messages are being dropped"}
+            )  # fmt: skip
 
     async def handle(self, message: protocol.ClientMessage) -> None:
         if not self.match_id:
@@ -162,7 +202,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             self.ack = message.ack
         elif isinstance(message, Ping):
             pong = {"type": "pong", "id": message.id, "server_time": protocol.now_ms()}
-            await self.send(protocol.encode(pong))
+            await self.send_message(pong)
         else:
             raise ProtocolError("already_authenticated", "this socket is already authenticated")
 
@@ -172,22 +212,30 @@ class PlayConsumer(AsyncWebsocketConsumer):
             error.close = protocol.CLOSE_BAD_INPUT
             error.message += f" (more than {MAX_BAD_MESSAGES} bad messages: closing)"
         if error.close is None:
-            await self.send(protocol.error_message(error.code, error.message))
+            await self.send_message({"type": "error", "code": error.code, "message": error.message})
         else:
             await self.reject(error.close, error.code, error.message)
 
+    async def send_message(self, message: dict[str, Any]) -> None:
+        await self.base_send(self.codec.send_event(message))
+
     async def reject(self, close_code: int, code: str, message: str) -> None:
         """An error frame saying why, then the documented close code (daphne sends no reason)."""
-        await self.send(protocol.error_message(code, message))
+        await self.send_message({"type": "error", "code": code, "message": message})
         await self.close(code=close_code)
 
-    async def match_over(self, over: str) -> None:
+    async def match_over(self, over: str | bytes) -> None:
+        """The final message, encoded by the engine for this socket's sub-protocol."""
         await self.hub.detach(self)
         self.match_id = ""
-        await self.send(over)
+        key = "bytes" if self.codec.binary else "text"
+        await self.base_send({"type": "websocket.send", key: over})
         await self.close(code=protocol.CLOSE_MATCH_OVER)
 
     async def disconnect(self, code: int) -> None:
+        if self.address is not None:
+            sockets_per_address.release(self.address)
+            self.address = None
         timer = getattr(self, "_auth_timer", None)
         if timer is not None:
             timer.cancel()

@@ -150,20 +150,21 @@ class FrameHub:
                 log.exception("frame hub: handling %s failed", message.get("type"))
 
     async def hub_frames(self, message: dict[str, Any]) -> None:
-        for match_id, _tick, key, text, over in message["frames"]:
+        for match_id, key, text, binary, over, over_binary in message["frames"]:
             sockets = self.sockets.get(match_id)
             if not sockets:
                 continue
-            frame = {"type": "websocket.send", "text": text}
+            as_text = {"type": "websocket.send", "text": text}
+            as_bytes = {"type": "websocket.send", "bytes": binary}
             for consumer in list(sockets):
                 if key:
                     consumer.synced = True
                 elif not consumer.synced:
                     continue  # a delta means nothing before the first keyframe
-                await consumer.base_send(frame)
+                await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
             if over is not None:
                 for consumer in list(sockets):
-                    await consumer.match_over(over)
+                    await consumer.match_over(over_binary if consumer.codec.binary else over)
             await asyncio.sleep(0)  # let other work in between matches' fan-outs
 
     async def hub_owner(self, message: dict[str, Any]) -> None:

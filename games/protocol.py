@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 
 SUBPROTOCOL_JSON = "gameserver.v1.json"
+SUBPROTOCOL_MSGPACK = "gameserver.v1.msgpack"
 TICKET_PREFIX = "ticket."
 
 # Close codes (docs/PROTOCOL.md says what a client should do on each).
@@ -72,16 +73,23 @@ class Ping(_ClientMessage, tag="ping"):
 
 ClientMessage = Auth | Input | Ack | Ping
 _client_decoder = msgspec.json.Decoder(ClientMessage)
+_client_msgpack_decoder = msgspec.msgpack.Decoder(ClientMessage)
 _encoder = msgspec.json.Encoder()
+_msgpack_encoder = msgspec.msgpack.Encoder()
 
 
-def decode_client(text: str | None, *, max_bytes: int) -> ClientMessage:
-    if text is None:
-        raise ProtocolError("binary_not_supported", f"send JSON text frames on {SUBPROTOCOL_JSON}")
-    if len(text) > max_bytes:
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
         raise ProtocolError(
             "too_large", f"messages are limited to {max_bytes} bytes", close=CLOSE_BAD_INPUT
         )
+
+
+def decode_client(text: str | None, *, max_bytes: int) -> ClientMessage:
+    """A client message from a JSON text frame (gameserver.v1.json)."""
+    if text is None:
+        raise ProtocolError("binary_not_supported", f"send JSON text frames on {SUBPROTOCOL_JSON}")
+    _check_size(len(text), max_bytes)
     try:
         return _client_decoder.decode(text)
     except msgspec.ValidationError as error:
@@ -90,9 +98,59 @@ def decode_client(text: str | None, *, max_bytes: int) -> ClientMessage:
         raise ProtocolError("bad_json", f"not a JSON object: {error}") from None
 
 
+def decode_client_msgpack(data: bytes | None, *, max_bytes: int) -> ClientMessage:
+    """A client message from a msgpack binary frame (gameserver.v1.msgpack)."""
+    if data is None:
+        raise ProtocolError(
+            "text_not_supported", f"send msgpack binary frames on {SUBPROTOCOL_MSGPACK}"
+        )
+    _check_size(len(data), max_bytes)
+    try:
+        return _client_msgpack_decoder.decode(data)
+    except msgspec.ValidationError as error:
+        raise ProtocolError("bad_message", f"invalid message: {error}") from None
+    except msgspec.DecodeError as error:
+        raise ProtocolError("bad_msgpack", f"not a msgpack map: {error}") from None
+
+
 def encode(message: dict[str, Any]) -> str:
     """One JSON text frame; the engine calls this once per tick per match, not per player."""
     return _encoder.encode(message).decode()
+
+
+def encode_msgpack(message: dict[str, Any]) -> bytes:
+    """The same message as one msgpack binary frame."""
+    return _msgpack_encoder.encode(message)
+
+
+class Codec:
+    """One sub-protocol: the same messages as JSON text frames or msgpack binary frames."""
+
+    def __init__(self, subprotocol: str, binary: bool):
+        self.subprotocol = subprotocol
+        self.binary = binary
+
+    def decode(self, text: str | None, data: bytes | None, max_bytes: int) -> ClientMessage:
+        if self.binary:
+            return decode_client_msgpack(data, max_bytes=max_bytes)
+        return decode_client(text, max_bytes=max_bytes)
+
+    def send_event(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The ASGI event that sends `message` on a socket speaking this sub-protocol."""
+        if self.binary:
+            return {"type": "websocket.send", "bytes": encode_msgpack(message)}
+        return {"type": "websocket.send", "text": encode(message)}
+
+
+CODECS = {
+    SUBPROTOCOL_JSON: Codec(SUBPROTOCOL_JSON, binary=False),
+    SUBPROTOCOL_MSGPACK: Codec(SUBPROTOCOL_MSGPACK, binary=True),
+}
+
+
+def choose_codec(offered: list[str]) -> Codec | None:
+    """The first sub-protocol the client offered that we speak, in the client's order."""
+    return next((CODECS[name] for name in offered if name in CODECS), None)
 
 
 def now_ms() -> float:

@@ -150,6 +150,14 @@ GAMESERVER = {
     "MAX_MESSAGE_BYTES": int(
         env_number("GAMESERVER_MAX_MESSAGE_BYTES", 4096, minimum=256, maximum=1048576)
     ),
+    # Per socket: messages a second sustained, and the burst allowed on top.
+    "RATE_LIMIT": env_number("GAMESERVER_RATE_LIMIT", 20, minimum=1, maximum=10000),
+    "RATE_BURST": env_number("GAMESERVER_RATE_BURST", 40, minimum=1, maximum=10000),
+    # Messages refused within 5 s before a flooding socket is closed with 4429.
+    "RATE_ABUSE": int(env_number("GAMESERVER_RATE_ABUSE", 100, minimum=1, maximum=100000)),
+    "MAX_SOCKETS_PER_IP": int(
+        env_number("GAMESERVER_MAX_SOCKETS_PER_IP", 20, minimum=1, maximum=100000)
+    ),
     "OWNER_WAIT": env_number("GAMESERVER_OWNER_WAIT", 10, minimum=0.5, maximum=120),
     "REDIS_PREFIX": REDIS_PREFIX + ":",
     "REPORT_SECONDS": env_number("GAMESERVER_REPORT_SECONDS", 30, minimum=1, maximum=3600),

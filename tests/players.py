@@ -8,16 +8,18 @@ import json
 import time
 from typing import Any
 
+import msgspec
 import websockets
 
-from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
+from games.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, TICKET_PREFIX
 from games.rules.lightcycles import apply_delta
 
 PERPENDICULAR = {"up": "left", "down": "right", "left": "down", "right": "up"}
 
 
 class Player:
-    def __init__(self, ws_url: str, seat_answer: dict[str, Any], origin: str):
+    def __init__(self, ws_url: str, seat_answer: dict[str, Any], origin: str, binary: bool = False):
+        self.subprotocol = SUBPROTOCOL_MSGPACK if binary else SUBPROTOCOL_JSON
         self.url = ws_url
         self.ticket = seat_answer["ticket"]
         self.seat = seat_answer["seat"]
@@ -28,12 +30,13 @@ class Player:
         self.over: dict[str, Any] | None = None
         self.errors: list[dict[str, Any]] = []
         self.close_code: int | None = None
+        self.messages: list[dict[str, Any]] = []  # everything received, decoded
         self.ws = None
 
     async def connect(self) -> None:
         self.ws = await websockets.connect(
             self.url,
-            subprotocols=[SUBPROTOCOL_JSON, TICKET_PREFIX + self.ticket],
+            subprotocols=[self.subprotocol, TICKET_PREFIX + self.ticket],
             origin=self.origin,
             open_timeout=15,
         )
@@ -42,7 +45,12 @@ class Player:
         """Read until the server closes, applying keyframes and deltas to the model."""
         try:
             async for raw in self.ws:
-                message = json.loads(raw)
+                if self.subprotocol == SUBPROTOCOL_MSGPACK:
+                    assert isinstance(raw, bytes), "msgpack sockets get binary frames"
+                    message = msgspec.msgpack.decode(raw)
+                else:
+                    message = json.loads(raw)
+                self.messages.append(message)
                 kind = message["type"]
                 if kind == "welcome":
                     self.welcome = message
@@ -62,7 +70,11 @@ class Player:
 
     async def send_input(self, data: dict[str, Any]) -> None:
         tick = self.model["tick"] if self.model else -1
-        await self.ws.send(json.dumps({"type": "input", "ack": tick, "data": data}))
+        message = {"type": "input", "ack": tick, "data": data}
+        if self.subprotocol == SUBPROTOCOL_MSGPACK:
+            await self.ws.send(msgspec.msgpack.encode(message))
+        else:
+            await self.ws.send(json.dumps(message))
 
     async def wait_until(self, predicate, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 
+import msgspec
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from games import services
 from games.hub import shutdown_local
-from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
+from games.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, TICKET_PREFIX
 from games.tickets import ticket_issue
 from gameserver.asgi import application
 
@@ -163,4 +164,31 @@ async def test_bad_messages_get_error_frames_and_the_socket_stays_open():
     while (message := await comm.receive_json_from(timeout=5))["type"] == "frame":
         pass
     assert message["type"] == "pong" and message["id"] == 7
+    await comm.disconnect()
+
+
+async def test_msgpack_clients_get_binary_frames_and_errors_for_bad_msgpack():
+    match_id, ticket = await seat_ticket()
+    comm = communicator(SUBPROTOCOL_MSGPACK, SUBPROTOCOL_JSON, TICKET_PREFIX + ticket)
+    connected, subprotocol = await comm.connect()
+    assert connected and subprotocol == SUBPROTOCOL_MSGPACK  # the client's first choice
+    welcome = msgspec.msgpack.decode((await comm.receive_output(timeout=5))["bytes"])
+    assert welcome["type"] == "welcome" and welcome["match"]["id"] == match_id
+    for bad, code in [
+        (b"\xc1", "bad_msgpack"),
+        (msgspec.msgpack.encode({"type": "input", "ack": "x", "data": {}}), "bad_message"),
+        (msgspec.msgpack.encode([1, 2, 3]), "bad_message"),
+    ]:
+        await comm.send_to(bytes_data=bad)
+        while (message := msgspec.msgpack.decode((await comm.receive_output(5))["bytes"]))[
+            "type"
+        ] == "frame":
+            pass
+        assert message["type"] == "error" and message["code"] == code, message
+    await comm.send_to(text_data='{"type": "ping", "id": 1}')
+    while (message := msgspec.msgpack.decode((await comm.receive_output(5))["bytes"]))[
+        "type"
+    ] == "frame":
+        pass
+    assert message["code"] == "text_not_supported"
     await comm.disconnect()

@@ -251,7 +251,14 @@ class EngineHost:
             frame = runtime.step()
             if frame is None:
                 continue
-            entry = [runtime.match_id, frame.tick, frame.key, frame.text, frame.over]
+            entry = [
+                runtime.match_id,
+                frame.key,
+                frame.text,
+                frame.binary,
+                frame.over,
+                frame.over_binary,
+            ]
             for hub in runtime.watchers:
                 batches[hub].append(entry)
             if runtime.phase == OVER:

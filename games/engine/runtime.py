@@ -8,7 +8,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from games.protocol import encode, now_ms
+from games.protocol import encode, encode_msgpack, now_ms
 from games.rules.base import Game, InvalidInput, Result, Seat
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,15 @@ TICK_SLOTS = 4
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """A tick's frame, encoded once; `over` is the final message after the last frame."""
+    """A tick's frame, encoded once per sub-protocol (JSON text, msgpack bytes); `over` is the
+    final message after the last frame."""
 
     tick: int
     key: bool
     text: str
+    binary: bytes
     over: str | None = None
+    over_binary: bytes | None = None
 
 
 class MatchRuntime:
@@ -149,12 +152,20 @@ class MatchRuntime:
         else:
             body["key"] = False
             body["delta"] = self.game.delta(self.state)
-        over_text = None
+        over_text = over_binary = None
         if over:
             self.phase = OVER
             self.result = self.game.result(self.state)
-            over_text = encode({"type": "over", "result": self.result.to_json()})
-        return Frame(tick=self.state.tick, key=key, text=encode(body), over=over_text)
+            final = {"type": "over", "result": self.result.to_json()}
+            over_text, over_binary = encode(final), encode_msgpack(final)
+        return Frame(
+            tick=self.state.tick,
+            key=key,
+            text=encode(body),
+            binary=encode_msgpack(body),
+            over=over_text,
+            over_binary=over_binary,
+        )
 
     # Checkpoints
     def dump(self) -> dict[str, Any]:
