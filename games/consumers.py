@@ -24,7 +24,6 @@ from games.security import OriginAllowList, origin_of
 from games.selectors import match_get, match_json, seat_holder
 from games.tickets import ticket_redeem
 
-MAX_BAD_MESSAGES = 10  # error frames before a client is taken for broken or hostile
 DROP_WINDOW_SECONDS = 5
 ENDED = ("finished", "abandoned")
 
@@ -208,9 +207,10 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     async def protocol_error(self, error: ProtocolError) -> None:
         self.bad_messages = getattr(self, "bad_messages", 0) + 1
-        if error.close is None and self.bad_messages > MAX_BAD_MESSAGES:
+        limit = settings.GAMESERVER["MAX_BAD_MESSAGES"]  # then it is broken or hostile
+        if error.close is None and self.bad_messages > limit:
             error.close = protocol.CLOSE_BAD_INPUT
-            error.message += f" (more than {MAX_BAD_MESSAGES} bad messages: closing)"
+            error.message += f" (more than {limit} bad messages: closing)"
         if error.close is None:
             await self.send_message({"type": "error", "code": error.code, "message": error.message})
         else:

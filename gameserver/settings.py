@@ -155,6 +155,9 @@ GAMESERVER = {
     "RATE_BURST": env_number("GAMESERVER_RATE_BURST", 40, minimum=1, maximum=10000),
     # Messages refused within 5 s before a flooding socket is closed with 4429.
     "RATE_ABUSE": int(env_number("GAMESERVER_RATE_ABUSE", 100, minimum=1, maximum=100000)),
+    "MAX_BAD_MESSAGES": int(
+        env_number("GAMESERVER_MAX_BAD_MESSAGES", 10, minimum=1, maximum=1000000)
+    ),
     "MAX_SOCKETS_PER_IP": int(
         env_number("GAMESERVER_MAX_SOCKETS_PER_IP", 20, minimum=1, maximum=100000)
     ),
