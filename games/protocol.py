@@ -89,7 +89,8 @@ def decode_client(text: str | None, *, max_bytes: int) -> ClientMessage:
     """A client message from a JSON text frame (gameserver.v1.json)."""
     if text is None:
         raise ProtocolError("binary_not_supported", f"send JSON text frames on {SUBPROTOCOL_JSON}")
-    _check_size(len(text), max_bytes)
+    # Characters, not bytes, until a message could be over: then count its UTF-8 bytes.
+    _check_size(len(text) if len(text) * 4 <= max_bytes else len(text.encode()), max_bytes)
     try:
         return _client_decoder.decode(text)
     except msgspec.ValidationError as error:
