@@ -8,6 +8,7 @@ once by the engine) straight to the local sockets. Inputs go the other way, batc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections import defaultdict
@@ -161,10 +162,14 @@ class FrameHub:
                     consumer.synced = True
                 elif not consumer.synced:
                     continue  # a delta means nothing before the first keyframe
-                await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
+                try:
+                    await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
+                except Exception:  # closed under us (daphne raises): its disconnect detaches it
+                    continue
             if over is not None:
                 for consumer in list(sockets):
-                    await consumer.match_over(over_binary if consumer.codec.binary else over)
+                    with contextlib.suppress(Exception):  # same: a socket closed under us
+                        await consumer.match_over(over_binary if consumer.codec.binary else over)
             await asyncio.sleep(0)  # let other work in between matches' fan-outs
 
     async def hub_owner(self, message: dict[str, Any]) -> None:

@@ -110,7 +110,7 @@ def decode_client_msgpack(data: bytes | None, *, max_bytes: int) -> ClientMessag
         return _client_msgpack_decoder.decode(data)
     except msgspec.ValidationError as error:
         raise ProtocolError("bad_message", f"invalid message: {error}") from None
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, ValueError) as error:  # msgspec raises UnicodeDecodeError too
         raise ProtocolError("bad_msgpack", f"not a msgpack map: {error}") from None
 
 
