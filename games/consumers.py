@@ -47,6 +47,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
     codec: protocol.Codec = protocol.CODECS[protocol.SUBPROTOCOL_JSON]
     address: str | None = None  # counted against the per-address socket cap until closed
     warned_at = 0.0
+    closing = False  # we sent a close: ignore what the client still had in flight
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """One socket, one plain loop over its ASGI events.
@@ -59,9 +60,12 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
+        try:
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
+        finally:
+            await self.disconnect(None)  # idempotent: frees the address slot and the seat
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch also hops to a thread before every message to close stale database
@@ -155,6 +159,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        if self.closing:
+            return  # messages already queued when we closed: nobody will read an answer
         if not self.bucket.take():
             await self.refuse_flood()
             return
@@ -221,6 +227,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     async def reject(self, close_code: int, code: str, message: str) -> None:
         """An error frame saying why, then the documented close code (daphne sends no reason)."""
+        if self.closing:
+            return
+        self.closing = True
         await self.send_message({"type": "error", "code": code, "message": message})
         await self.close(code=close_code)
 
@@ -229,10 +238,11 @@ class PlayConsumer(AsyncWebsocketConsumer):
         await self.hub.detach(self)
         self.match_id = ""
         key = "bytes" if self.codec.binary else "text"
+        self.closing = True
         await self.base_send({"type": "websocket.send", key: over})
         await self.close(code=protocol.CLOSE_MATCH_OVER)
 
-    async def disconnect(self, code: int) -> None:
+    async def disconnect(self, code: int | None) -> None:
         if self.address is not None:
             sockets_per_address.release(self.address)
             self.address = None

@@ -500,13 +500,7 @@ async def test_a_flood_is_rate_limited_then_closed_4429_while_others_play_on(sta
         assert during >= 32 and after >= 32, (p.seat, during, after, "frames in 2 s")
         ticks = [frame["tick"] for _, frame in p.frames]
         missed = sorted(set(range(ticks[0], ticks[-1])) - set(ticks))
-        assert missed == [], (
-            p.seat,
-            missed,
-            [(f["tick"], f["key"]) for _, f in p.frames[:5]],
-            [[(f["tick"], f["key"]) for _, f in q.frames[:5]] for q in bystanders],
-            [(f["tick"], f["key"]) for _, f in flooder.frames[:5]],
-        )
+        assert missed == [], f"seat {p.seat} missed ticks {missed}"
 
 
 async def test_a_fourth_socket_from_one_address_closes_4429(stack_factory):
