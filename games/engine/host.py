@@ -41,6 +41,7 @@ class EngineHost:
         self.channel = ""
         self.runtimes: dict[str, MatchRuntime] = {}
         self.leases: dict[str, str] = {}
+        self.loading: dict[str, list[dict]] = {}  # claimed, not loaded yet: messages held
         self.clocks: dict[int, TickClock] = {}
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
@@ -103,6 +104,9 @@ class EngineHost:
         now = time.monotonic()
         for match_id in message["matches"]:
             runtime = self.runtimes.get(match_id)
+            if runtime is None and match_id in self.loading:
+                self.loading[match_id].append({**message, "matches": [match_id]})
+                continue
             if runtime is None:
                 await self._refuse(message["hub"], match_id)
                 continue
@@ -117,8 +121,11 @@ class EngineHost:
 
     async def engine_join(self, message: dict) -> None:
         runtime = self.runtimes.get(message["match"])
+        if runtime is None and message["match"] in self.loading:
+            self.loading[message["match"]].append(message)
+            return
         if runtime is None:
-            await self._refuse(message["reply"], message["match"])
+            await self._refuse(message["hub"], message["match"])
             return
         runtime.connect(message["seat"])
 
@@ -157,17 +164,25 @@ class EngineHost:
         lease = await self.store.lease_acquire(match_id, self.channel, self.config["LEASE_TTL"])
         if lease is None:
             return
+        # Hubs see the lease at once and may write before the match is loaded: hold those.
+        self.loading[match_id] = []
         try:
             runtime = await self._runtime_for(match_id)
         except Exception:
             log.exception("engine %s: could not load match %s", self.name, match_id)
             runtime = None
+        held = self.loading.pop(match_id)
         if runtime is None:
             await self.store.lease_release(match_id, lease)
             await self.store.active_remove(match_id)
+            for message in held:
+                await self._refuse(message["hub"], match_id)
             return
         self.runtimes[match_id] = runtime
         self.leases[match_id] = lease
+        for message in held:
+            await (self.engine_watch if message["type"] == protocol.ENGINE_WATCH
+                   else self.engine_join)(message)  # fmt: skip
         await self.store.active_add(match_id)
         self._clock_for(runtime.tick_rate)
         await self.layer.group_send(
