@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -144,19 +145,24 @@ class Stack:
         )
 
     def web(self, name: str = "web", server: str = "daphne") -> str:
-        """Start a web process on a free port; `server` is daphne (the Procfile's) or uvicorn."""
+        """Start a web process on a free port; `server` is daphne or uvicorn (the Procfile's)."""
         port = free_port()
-        args = WEB_SERVERS[server](port)
+        return self.serve(name, WEB_SERVERS[server](port), f"http://127.0.0.1:{port}")
+
+    def serve(
+        self, name: str, args: list[str], base: str, context: ssl.SSLContext | None = None
+    ) -> str:
+        """Start a web process from `args` and wait until `base` answers (TLS: `context`)."""
         process = Process(name, args, self.env, self.tmp)
         self.processes.append(process)
         self.webs.append(process)
-        base = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:
             if not process.alive():
                 raise RuntimeError(f"{name} exited:\n{process.output()}")
             try:
-                return urllib.request.urlopen(base + "/api/session", timeout=1).status == 200
+                url = base + "/api/session"
+                return urllib.request.urlopen(url, timeout=1, context=context).status == 200
             except (urllib.error.URLError, ConnectionError, OSError):
                 return False
 

@@ -25,14 +25,13 @@ from games.selectors import match_get, match_json, seat_holder
 from games.tickets import ticket_redeem
 
 DROP_WINDOW_SECONDS = 5
-ENDED = ("finished", "abandoned")
 
 
 def _match_for_socket(
     match_id: str, seat: int, user_id: int
 ) -> tuple[dict[str, Any] | None, int | None]:
     match = match_get(match_id=match_id)
-    if match is None:
+    if match is None or match.is_over:
         return None, None
     return match_json(match, viewer_id=user_id), seat_holder(match_id=match_id, seat=seat)
 
@@ -135,7 +134,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         match, holder = await database_sync_to_async(_match_for_socket)(
             ticket.match_id, ticket.seat, ticket.user_id
         )
-        if match is None or match["status"] in ENDED:
+        if match is None:
             await self.reject(protocol.CLOSE_MATCH_GONE, "match_gone", "that match is over")
             return
         if holder != ticket.user_id:

@@ -57,8 +57,8 @@ class Match(models.Model):
         return f"{self.game} {self.public_id} ({self.status})"
 
     @property
-    def is_open(self) -> bool:
-        return self.status == self.Status.WAITING
+    def is_over(self) -> bool:
+        return self.status in (self.Status.FINISHED, self.Status.ABANDONED)
 
 
 class Participant(models.Model):

@@ -97,7 +97,7 @@ def match_join(*, match_id: str, user: AbstractBaseUser) -> tuple[Match, Partici
             raise ServiceError("no_such_match", f"there is no match {match_id!r}", status=404)
         existing = match.participants.filter(user=user, bot=False).first()
         if existing is not None:
-            if match.status in (Match.Status.FINISHED, Match.Status.ABANDONED):
+            if match.is_over:
                 raise ServiceError("match_over", "that match is over", status=409)
             return match, existing
         if match.status != Match.Status.WAITING:

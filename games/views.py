@@ -184,7 +184,7 @@ def ticket(request: HttpRequest, body: dict, match_id: str) -> JsonResponse:
     )
     if participant is None:
         return error(404, "no_seat", "you hold no seat in that match")
-    if participant.match.status in (Match.Status.FINISHED, Match.Status.ABANDONED):
+    if participant.match.is_over:
         return error(409, "match_over", "that match is over")
     return seat_response(request, participant.match, participant)
 

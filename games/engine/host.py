@@ -195,7 +195,7 @@ class EngineHost:
 
     async def _runtime_for(self, match_id: str) -> MatchRuntime | None:
         match = await sync_to_async(_load_match)(match_id)
-        if match is None or match.status in (Match.Status.FINISHED, Match.Status.ABANDONED):
+        if match is None or match.is_over:
             return None
         runtime = MatchRuntime(
             match_id=match_id,

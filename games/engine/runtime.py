@@ -65,7 +65,6 @@ class MatchRuntime:
         spread = zlib.crc32(match_id.encode())
         self.keyframe_phase = spread % tick_rate  # keyframes spread across ticks
         self.slot = spread % TICK_SLOTS  # and matches across the tick period
-        self.step_seconds = 0.0
 
     # Seats and sockets
     def connect(self, seat: int) -> None:
@@ -127,7 +126,6 @@ class MatchRuntime:
     def step(self) -> Frame | None:
         if self.phase != PLAYING:
             return None
-        started = time.perf_counter()
         inputs = [
             (seat.index, move)
             for seat in self.roster
@@ -137,9 +135,7 @@ class MatchRuntime:
         self.inputs = []
         self.game.tick(self.state, inputs)
         over = self.game.is_over(self.state)
-        frame = self._frame(over)
-        self.step_seconds = time.perf_counter() - started
-        return frame
+        return self._frame(over)
 
     def _frame(self, over: bool) -> Frame:
         keyframe = self.state.tick % self.tick_rate == self.keyframe_phase

@@ -13,7 +13,7 @@ import pytest
 import trustme
 import websockets
 
-from bench.stack import DAPHNE, Process, Stack, free_port, wait_for
+from bench.stack import DAPHNE, Stack, free_port
 from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
 from tests.players import PERPENDICULAR, Player
 from tests.support import Api
@@ -61,21 +61,7 @@ def start_tls_daphne(stack: Stack, ca: trustme.CA, context: ssl.SSLContext) -> s
     endpoint = f"ssl:{port}:privateKey={pem}:certKey={pem}:interface=127.0.0.1"
     args = [DAPHNE, "-e", endpoint, "--websocket-max-message-size", "4096",
             "gameserver.asgi:application"]  # fmt: skip
-    process = Process("daphne-tls", args, stack.env, stack.tmp)
-    stack.processes.append(process)
-    base = f"https://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if not process.alive():
-            raise RuntimeError(f"daphne-tls exited:\n{process.output()}")
-        try:
-            answer = urllib.request.urlopen(base + "/api/session", timeout=1, context=context)
-            return answer.status == 200
-        except (urllib.error.URLError, ConnectionError, OSError):
-            return False
-
-    wait_for(ready, 30, f"daphne-tls to answer on {base}")
-    return base
+    return stack.serve("daphne-tls", args, f"https://127.0.0.1:{port}", context)
 
 
 async def test_a_match_over_wss_from_https_api_to_the_result(stack_factory):
