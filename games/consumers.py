@@ -70,10 +70,15 @@ class PlayConsumer(AsyncWebsocketConsumer):
         # Channels' dispatch also hops to a thread before every message to close stale database
         # connections: 30-45 % of a message's cost (DESIGN.md). Our handlers reach the
         # database only through database_sync_to_async, which does that itself.
-        handler = getattr(self, message["type"].replace(".", "_"), None)
-        if handler is None:
-            raise ValueError(f"no handler for message type {message['type']}")
-        await handler(message)
+        kind = message["type"]
+        if kind == "websocket.receive":  # the per-message case: no name lookup
+            await self.receive(message.get("text"), message.get("bytes"))
+        elif kind == "websocket.connect":
+            await self.websocket_connect(message)
+        elif kind == "websocket.disconnect":
+            await self.websocket_disconnect(message)
+        else:
+            raise ValueError(f"no handler for message type {kind}")
 
     async def connect(self) -> None:
         offered = self.scope.get("subprotocols") or []
