@@ -48,8 +48,8 @@ def redis_answers(url: str) -> bool:
 
 def daphne_args(port: int) -> list[str]:
     return [
-        DAPHNE, "-b", "127.0.0.1", "-p", str(port), "--ping-interval", "20",
-        "--ping-timeout", "30", "--websocket-max-message-size", "4096",
+        DAPHNE, "-b", "127.0.0.1", "-p", str(port), "--ping-interval", "10",
+        "--ping-timeout", "20", "--websocket-max-message-size", "4096",
         "gameserver.asgi:application",
     ]  # fmt: skip
 
@@ -58,7 +58,7 @@ def uvicorn_args(port: int) -> list[str]:
     return [
         PYTHON, "-m", "uvicorn", "gameserver.asgi:application", "--host", "127.0.0.1",
         "--port", str(port), "--ws", "websockets-sansio", "--ws-max-size", "4096",
-        "--ws-ping-interval", "20", "--ws-ping-timeout", "30", "--ws-per-message-deflate", "false",
+        "--ws-ping-interval", "10", "--ws-ping-timeout", "20", "--ws-per-message-deflate", "false",
         "--lifespan", "off",
         "--loop", "uvloop", "--http", "httptools", "--no-access-log",
     ]  # fmt: skip

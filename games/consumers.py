@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,6 +26,10 @@ from games.selectors import match_get, match_json, seat_holder
 from games.tickets import ticket_redeem
 
 DROP_WINDOW_SECONDS = 5
+_socket_ids = itertools.count(1)
+
+
+_LEFT = -1  # the seat's holder gave it up (or was away longer than the grace)
 
 
 def _match_for_socket(
@@ -33,14 +38,23 @@ def _match_for_socket(
     match = match_get(match_id=match_id)
     if match is None or match.is_over:
         return None, None
-    return match_json(match, viewer_id=user_id), seat_holder(match_id=match_id, seat=seat)
+    holder = seat_holder(match_id=match_id, seat=seat)
+    if holder is None:
+        return match_json(match, viewer_id=user_id), None
+    user, left = holder
+    return match_json(match, viewer_id=user_id), _LEFT if left else user
 
 
 class PlayConsumer(AsyncWebsocketConsumer):
     match_id = ""
     seat = -1
     synced = False  # set by the hub once a keyframe went out; deltas before it mean nothing
-    ack = -1
+    ack = -1  # the newest tick the client says it has
+    sent_tick = -1  # the newest tick written to it
+    lag_ticks = 0  # how far its ack may trail the newest tick (settings FLOW_LAG)
+    behind_since = 0.0  # when it fell too far behind; it is sent nothing until it catches up
+    writable: asyncio.Event | None = None  # uvicorn's "write buffer below its limit"
+    heard = 0.0  # when anything last arrived from the client
     game: Game | None = None
     hub: FrameHub | None = None
     codec: protocol.Codec = protocol.CODECS[protocol.SUBPROTOCOL_JSON]
@@ -59,6 +73,12 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        self.socket_id = str(next(_socket_ids))  # the engine tells this socket from a newer one
+        self.heard = time.monotonic()
+        # uvicorn's send() waits while the transport's buffer is over its high-water mark;
+        # the hub reads this flag instead, so that no stalled socket makes it wait.
+        writable = getattr(getattr(send, "__self__", None), "writable", None)
+        self.writable = writable if isinstance(writable, asyncio.Event) else None
         try:
             with contextlib.suppress(StopConsumer):
                 while True:
@@ -142,16 +162,25 @@ class PlayConsumer(AsyncWebsocketConsumer):
         if match is None:
             await self.reject(protocol.CLOSE_MATCH_GONE, "match_gone", "that match is over")
             return
+        if holder == _LEFT:
+            await self.reject(
+                protocol.CLOSE_SEAT_GONE,
+                "seat_gone",
+                "you were away longer than the reconnect grace: your seat is gone",
+            )
+            return
         if holder != ticket.user_id:
             await self.reject(protocol.CLOSE_FORBIDDEN, "not_your_seat", "that seat is not yours")
             return
         self.game = get_game(match["game"])
         self.match_id, self.seat = ticket.match_id, ticket.seat
+        self.lag_ticks = settings.GAMESERVER["FLOW_LAG"] * match["tick_rate"]
         welcome = {
             "type": "welcome",
             "match": match,
             "seat": self.seat,
             "tick_rate": match["tick_rate"],
+            "grace": settings.GAMESERVER["RECONNECT_GRACE"],
             "server_time": protocol.now_ms(),
         }
         await self.send_message(welcome)
@@ -163,6 +192,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        self.heard = time.monotonic()
         if self.closing:
             return  # messages already queued when we closed: nobody will read an answer
         if not self.bucket.take():
@@ -201,19 +231,34 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 )
             await self.authenticate(message.ticket)
         elif isinstance(message, Input):
-            self.ack = message.ack
+            self.acked(message.ack)
             try:
                 self.game.parse_input(message.data)
             except InvalidInput as error:
                 raise ProtocolError("bad_input", str(error)) from None
             self.hub.queue_input(self, message.data)
         elif isinstance(message, Ack):
-            self.ack = message.ack
+            self.acked(message.ack)
         elif isinstance(message, Ping):
             pong = {"type": "pong", "id": message.id, "server_time": protocol.now_ms()}
             await self.send_message(pong)
         else:
             raise ProtocolError("already_authenticated", "this socket is already authenticated")
+
+    def acked(self, tick: int) -> None:
+        if tick > self.ack:
+            self.ack = tick
+            if self.behind_since:
+                self.maybe_catch_up()
+
+    def fall_behind(self, now: float) -> None:
+        """Send nothing more until it has all it was sent, then start again at a keyframe."""
+        self.behind_since = now
+        self.synced = False
+
+    def maybe_catch_up(self) -> None:
+        if self.ack >= self.sent_tick and (self.writable is None or self.writable.is_set()):
+            self.behind_since = 0.0
 
     async def protocol_error(self, error: ProtocolError) -> None:
         self.bad_messages = getattr(self, "bad_messages", 0) + 1
@@ -230,21 +275,31 @@ class PlayConsumer(AsyncWebsocketConsumer):
         await self.base_send(self.codec.send_event(message))
 
     async def reject(self, close_code: int, code: str, message: str) -> None:
-        """An error frame saying why, then the documented close code (daphne sends no reason)."""
+        """An error frame saying why, then the documented close code (daphne sends no reason).
+        The seat is let go first: a peer that is gone may never complete the close."""
         if self.closing:
             return
         self.closing = True
+        await self.disconnect(None)
         await self.send_message({"type": "error", "code": code, "message": message})
         await self.close(code=close_code)
 
+    async def kick(self, close_code: int, code: str, message: str) -> None:
+        """Closed by the server side: replaced, seat gone, too slow or silent."""
+        with contextlib.suppress(Exception):  # the socket may be closed under us already
+            await self.reject(close_code, code, message)
+
     async def match_over(self, over: str | bytes) -> None:
         """The final message, encoded by the engine for this socket's sub-protocol."""
+        if self.closing:
+            return
+        self.closing = True
         await self.hub.detach(self)
         self.match_id = ""
         key = "bytes" if self.codec.binary else "text"
-        self.closing = True
-        await self.base_send({"type": "websocket.send", key: over})
-        await self.close(code=protocol.CLOSE_MATCH_OVER)
+        with contextlib.suppress(Exception):  # the socket may be closed under us already
+            await self.base_send({"type": "websocket.send", key: over})
+            await self.close(code=protocol.CLOSE_MATCH_OVER)
 
     async def disconnect(self, code: int | None) -> None:
         if self.address is not None:

@@ -8,9 +8,9 @@ once by the engine) straight to the local sockets. Inputs go the other way, batc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
+import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 INPUT_FLUSH_SECONDS = 0.005  # inputs arriving within this window share one message
 OWNER_POLL_SECONDS = 0.1
 WATCH_REFRESH_SECONDS = 5
+LIVENESS_SECONDS = 1  # how often sockets are checked for silence and for lagging too long
 
 
 class FrameHub:
@@ -39,14 +40,18 @@ class FrameHub:
         self.watching: dict[str, str] = {}  # match -> the owner we asked for its frames
         self.pending_inputs: dict[str, list[list[Any]]] = defaultdict(list)
         self._flush_scheduled = False
-        self._task: asyncio.Task | None = None
-        self._refresh: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._closing: set[asyncio.Task] = set()  # sockets being closed, each in its own task
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("hub.")
         await self.layer.group_add(protocol.HUBS_GROUP, self.channel)
-        self._task = asyncio.create_task(self._receive_loop(), name="frame-hub")
-        self._refresh = asyncio.create_task(self._refresh_loop(), name="frame-hub-refresh")
+        for job in (self._receive_loop, self._refresh_loop, self._liveness_loop):
+            self._tasks.append(asyncio.create_task(job(), name=f"frame-hub:{job.__name__}"))
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
 
     async def _refresh_loop(self) -> None:
         """Tell each owner, in one message, every match we still want: engines forget hubs
@@ -81,7 +86,8 @@ class FrameHub:
         owner = self.watching.get(match_id)
         if owner is None:
             return
-        drop = {"type": protocol.ENGINE_DROP, "match": match_id, "seat": consumer.seat}
+        drop = {"type": protocol.ENGINE_DROP, "match": match_id, "seat": consumer.seat,
+                "hub": self.channel, "socket": consumer.socket_id}  # fmt: skip
         await self.layer.send(owner, drop)
         if match_id not in self.sockets:
             del self.watching[match_id]
@@ -101,6 +107,7 @@ class FrameHub:
             "match": consumer.match_id,
             "seat": consumer.seat,
             "hub": self.channel,
+            "socket": consumer.socket_id,
         }
 
     async def _owner(self, match_id: str) -> str | None:
@@ -147,30 +154,94 @@ class FrameHub:
                     await self.hub_frames(message)
                 elif message["type"] == protocol.HUB_OWNER:
                     await self.hub_owner(message)
+                elif message["type"] == protocol.HUB_KICK:
+                    self.hub_kick(message)
             except Exception:
                 log.exception("frame hub: handling %s failed", message.get("type"))
 
     async def hub_frames(self, message: dict[str, Any]) -> None:
-        for match_id, key, text, binary, over, over_binary in message["frames"]:
+        """Write each frame to the match's local sockets, except to those too far behind.
+
+        Flow control by ack (docs/PROTOCOL.md): a socket whose ack trails the newest tick by
+        more than its lag allowance, or whose server-side write buffer is full, gets nothing
+        more (its deltas are superseded) until it has acked all it was sent; then it waits for
+        the next keyframe. So a socket holds at most the allowance's frames, and one slow
+        reader never makes this loop wait.
+        """
+        now = time.monotonic()
+        for match_id, tick, key, text, binary, over, over_binary in message["frames"]:
             sockets = self.sockets.get(match_id)
             if not sockets:
                 continue
             as_text = {"type": "websocket.send", "text": text}
             as_bytes = {"type": "websocket.send", "bytes": binary}
             for consumer in list(sockets):
-                if key:
+                if consumer.behind_since:
+                    continue
+                writable = consumer.writable
+                if writable is not None and not writable.is_set():
+                    consumer.fall_behind(now)
+                    continue
+                if consumer.synced:
+                    if tick - consumer.ack > consumer.lag_ticks:
+                        consumer.fall_behind(now)
+                        continue
+                elif key:
                     consumer.synced = True
-                elif not consumer.synced:
-                    continue  # a delta means nothing before the first keyframe
+                    consumer.ack = max(consumer.ack, tick)  # its acks are due from here on
+                else:
+                    continue  # a delta means nothing before a keyframe
+                consumer.sent_tick = tick
                 try:
                     await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
                 except Exception:  # closed under us (daphne raises): its disconnect detaches it
                     continue
             if over is not None:
-                for consumer in list(sockets):
-                    with contextlib.suppress(Exception):  # same: a socket closed under us
-                        await consumer.match_over(over_binary if consumer.codec.binary else over)
+                for consumer in list(sockets):  # never dropped, also not for a lagging socket
+                    self._close_in_background(
+                        consumer.match_over(over_binary if consumer.codec.binary else over)
+                    )
             await asyncio.sleep(0)  # let other work in between matches' fan-outs
+
+    def hub_kick(self, message: dict[str, Any]) -> None:
+        """The engine closes a socket: its seat was taken by a newer one, or is gone."""
+        for consumer in self.sockets.get(message["match"], ()):
+            if consumer.socket_id == message["socket"]:
+                self._close_in_background(
+                    consumer.kick(message["close"], message["code"], message["message"])
+                )
+                return
+
+    async def _liveness_loop(self) -> None:
+        """Close sockets that went silent (a peer gone without a TCP close) or that stay
+        behind; a socket that caught up meanwhile with a full buffer is let back in here."""
+        limits = settings.GAMESERVER
+        while True:
+            await asyncio.sleep(LIVENESS_SECONDS)
+            now = time.monotonic()
+            for sockets in list(self.sockets.values()):
+                for consumer in list(sockets):
+                    if consumer.behind_since and now - consumer.behind_since > limits["SLOW_CLOSE"]:
+                        self._close_in_background(consumer.kick(
+                            protocol.CLOSE_SLOW_CONSUMER, "slow_consumer",
+                            f"more than {limits['FLOW_LAG']:g} s behind for "
+                            f"{limits['SLOW_CLOSE']:g} s: reconnect with a new ticket",
+                        ))  # fmt: skip
+                    elif now - consumer.heard > limits["SILENT_TIMEOUT"]:
+                        self._close_in_background(consumer.kick(
+                            protocol.CLOSE_SLOW_CONSUMER,
+                            "slow_consumer" if consumer.behind_since else "silent",
+                            f"nothing received for {limits['SILENT_TIMEOUT']:g} s: "
+                            "send an ack or a ping at least every second",
+                        ))  # fmt: skip
+                    elif consumer.behind_since:
+                        consumer.maybe_catch_up()
+
+    def _close_in_background(self, closing: Any) -> None:
+        """Closing waits for the socket's buffer; a stalled one must not hold up the others."""
+        task = asyncio.create_task(closing)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def hub_owner(self, message: dict[str, Any]) -> None:
         """A new owner announced itself (or a stale one refused us): re-register our players."""
@@ -219,9 +290,7 @@ async def shutdown_local() -> None:
     loop = asyncio.get_running_loop()
     hub = _hubs.pop(loop, None)
     if hub is not None:
-        for task in (hub._task, hub._refresh):
-            if task is not None:
-                task.cancel()
+        hub.stop()
     from games.engine.embedded import stop_embedded_engine
 
     await stop_embedded_engine()

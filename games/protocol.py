@@ -23,18 +23,19 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_MATCH_GONE = 4404
 CLOSE_SLOW_CONSUMER = 4408
 CLOSE_REPLACED = 4409
+CLOSE_SEAT_GONE = 4410
 CLOSE_RATE_LIMITED = 4429
 
 # Channel-layer message types; each names its handler ("engine.join" -> engine_join).
 ENGINE_WATCH = "engine.watch"  # hub -> engine: send me these matches' frames (and: I'm alive)
 ENGINE_UNWATCH = "engine.unwatch"  # hub -> engine: my last local player of it left
-ENGINE_JOIN = "engine.join"  # consumer -> engine: a player's socket is here
-ENGINE_DROP = "engine.drop"  # consumer -> engine: that socket is gone
+ENGINE_JOIN = "engine.join"  # hub -> engine: a player's socket is here
+ENGINE_DROP = "engine.drop"  # hub -> engine: that socket is gone (the seat's grace starts)
 ENGINE_INPUTS = "engine.inputs"  # hub -> engine: inputs of one flush, in arrival order
+ENGINE_RESYNC = "engine.resync"  # hub -> engine: a socket caught up, make the next frame key
 HUB_FRAMES = "hub.frames"  # engine -> hub: this tick's frames of the matches it asked for
 HUB_OWNER = "hub.owner"  # engine -> all hubs: I now own this match, re-register
-PLAYER_WELCOME = "player.welcome"  # engine -> consumer
-PLAYER_REFUSED = "player.refused"  # engine -> consumer: cannot play this match
+HUB_KICK = "hub.kick"  # engine -> hub: close that socket (replaced, or its seat is gone)
 HUBS_GROUP = "gameserver.hubs"
 
 MAX_INT = 2**31 - 1

@@ -26,13 +26,14 @@ def match_roster(*, match_id: str) -> list[Seat]:
     ]
 
 
-def seat_holder(*, match_id: str, seat: int) -> int | None:
-    """The user id in `seat`, to check that a ticket still matches the seat it was issued for."""
-    return (
+def seat_holder(*, match_id: str, seat: int) -> tuple[int, bool] | None:
+    """The user id in `seat` and whether they left it, to check a ticket against the seat."""
+    row = (
         Participant.objects.filter(match__public_id=match_id, seat=seat, bot=False)
-        .values_list("user_id", flat=True)
+        .values_list("user_id", "left_at")
         .first()
     )
+    return None if row is None else (row[0], row[1] is not None)
 
 
 def _iso(value: Any) -> str | None:

@@ -186,6 +186,8 @@ def ticket(request: HttpRequest, body: dict, match_id: str) -> JsonResponse:
         return error(404, "no_seat", "you hold no seat in that match")
     if participant.match.is_over:
         return error(409, "match_over", "that match is over")
+    if participant.left_at is not None:
+        return error(410, "seat_gone", "you left that match (or were away too long to come back)")
     return seat_response(request, participant.match, participant)
 
 

@@ -162,6 +162,14 @@ GAMESERVER = {
         env_number("GAMESERVER_MAX_SOCKETS_PER_IP", 20, minimum=1, maximum=100000)
     ),
     "OWNER_WAIT": env_number("GAMESERVER_OWNER_WAIT", 10, minimum=0.5, maximum=120),
+    # A dropped player's seat is kept this long for a reconnect; then the player leaves.
+    "RECONNECT_GRACE": env_number("GAMESERVER_RECONNECT_GRACE", 20, minimum=0, maximum=3600),
+    # Flow control by ack: a socket whose ack is more than FLOW_LAG seconds of ticks behind
+    # gets no frames until it catches up (then a keyframe); behind for SLOW_CLOSE: 4408.
+    "FLOW_LAG": env_number("GAMESERVER_FLOW_LAG", 2, minimum=0.2, maximum=60),
+    "SLOW_CLOSE": env_number("GAMESERVER_SLOW_CLOSE", 10, minimum=0.5, maximum=600),
+    # Nothing at all from a socket for this long (clients ack 4x a second): it is dead, 4408.
+    "SILENT_TIMEOUT": env_number("GAMESERVER_SILENT_TIMEOUT", 10, minimum=0.5, maximum=600),
     "REDIS_PREFIX": REDIS_PREFIX + ":",
     "REPORT_SECONDS": env_number("GAMESERVER_REPORT_SECONDS", 30, minimum=1, maximum=3600),
     "EMBEDDED_ENGINE": env_bool("GAMESERVER_EMBEDDED_ENGINE", not REDIS_URL),

@@ -1,4 +1,5 @@
-"""A scripted player over a real websocket: keeps the client-side model like a browser does."""
+"""A scripted player over a real websocket: keeps the client-side model like a browser does,
+and acks the newest tick four times a second, as docs/PROTOCOL.md asks of every client."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from games.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, TICKET_PREFIX
 from games.rules.lightcycles import apply_delta
 
 PERPENDICULAR = {"up": "left", "down": "right", "left": "down", "right": "up"}
+ACK_EVERY = 0.25  # seconds
 
 
 class Player:
@@ -31,6 +33,8 @@ class Player:
         self.errors: list[dict[str, Any]] = []
         self.close_code: int | None = None
         self.messages: list[dict[str, Any]] = []  # everything received, decoded
+        self.acking = True  # False: a client that reads but never says how far it got
+        self.acked_at = 0.0
         self.ws = None
 
     async def connect(self) -> None:
@@ -60,6 +64,8 @@ class Player:
                         self.model = copy.deepcopy(message["state"])
                     elif self.model is not None:
                         apply_delta(self.model, message["delta"])
+                    if self.acking and time.monotonic() - self.acked_at >= ACK_EVERY:
+                        await self.send({"type": "ack", "ack": message["tick"]})
                 elif kind == "over":
                     self.over = message
                 elif kind == "error":
@@ -70,11 +76,21 @@ class Player:
 
     async def send_input(self, data: dict[str, Any]) -> None:
         tick = self.model["tick"] if self.model else -1
-        message = {"type": "input", "ack": tick, "data": data}
+        await self.send({"type": "input", "ack": tick, "data": data})
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if "ack" in message:
+            self.acked_at = time.monotonic()
         if self.subprotocol == SUBPROTOCOL_MSGPACK:
             await self.ws.send(msgspec.msgpack.encode(message))
         else:
             await self.ws.send(json.dumps(message))
+
+    async def reconnect(self, ticket: str) -> None:
+        """A new socket for the same seat with a fresh ticket; the model waits for a keyframe."""
+        self.ticket = ticket
+        self.close_code = None
+        await self.connect()
 
     async def wait_until(self, predicate, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -16,10 +16,19 @@ from django.conf import settings
 
 from games import protocol
 from games.engine.clock import TickClock
-from games.engine.runtime import OVER, PLAYING, STARTING, TICK_SLOTS, WAITING, MatchRuntime
+from games.engine.runtime import (
+    OVER,
+    PLAYING,
+    STARTING,
+    TICK_SLOTS,
+    WAITING,
+    Connection,
+    MatchRuntime,
+    SeatGone,
+)
 from games.models import Match
 from games.rules import get_game
-from games.services import match_abandon, match_finish, match_start
+from games.services import match_abandon, match_finish, match_start, participant_leave
 from games.store import get_store
 
 log = logging.getLogger(__name__)
@@ -127,12 +136,34 @@ class EngineHost:
         if runtime is None:
             await self._refuse(message["hub"], message["match"])
             return
-        runtime.connect(message["seat"])
+        connection = Connection(message["hub"], message["socket"])
+        try:
+            replaced = runtime.connect(message["seat"], connection)
+        except SeatGone:
+            await self._kick(
+                runtime.match_id, connection, protocol.CLOSE_SEAT_GONE, "seat_gone",
+                "you were away longer than the reconnect grace: your seat is gone",
+            )  # fmt: skip
+            return
+        if replaced is not None:
+            await self._kick(
+                runtime.match_id, replaced, protocol.CLOSE_REPLACED, "replaced",
+                "this seat is now played from another connection",
+            )  # fmt: skip
 
     async def engine_drop(self, message: dict) -> None:
         runtime = self.runtimes.get(message["match"])
-        if runtime is not None:
-            runtime.disconnect(message["seat"])
+        if runtime is None and message["match"] in self.loading:
+            self.loading[message["match"]].append(message)  # after its join, in order
+        elif runtime is not None:
+            connection = Connection(message["hub"], message["socket"])
+            runtime.disconnect(message["seat"], connection, time.monotonic())
+
+    async def _kick(self, match_id: str, connection: Connection, close: int, code: str,
+                    message: str) -> None:  # fmt: skip
+        kick = {"type": protocol.HUB_KICK, "match": match_id, "socket": connection.socket,
+                "close": close, "code": code, "message": message}  # fmt: skip
+        await self.layer.send(connection.hub, kick)
 
     async def engine_inputs(self, message: dict) -> None:
         for match_id, seat, data in message["items"]:
@@ -180,9 +211,10 @@ class EngineHost:
             return
         self.runtimes[match_id] = runtime
         self.leases[match_id] = lease
+        replay = {protocol.ENGINE_WATCH: self.engine_watch, protocol.ENGINE_JOIN: self.engine_join,
+                  protocol.ENGINE_DROP: self.engine_drop}  # fmt: skip
         for message in held:
-            await (self.engine_watch if message["type"] == protocol.ENGINE_WATCH
-                   else self.engine_join)(message)  # fmt: skip
+            await replay[message["type"]](message)
         await self.store.active_add(match_id)
         self._clock_for(runtime.tick_rate)
         await self.layer.group_send(
@@ -207,6 +239,7 @@ class EngineHost:
             fill_after=self.config[
                 "PRIVATE_BOT_FILL_SECONDS" if match.private else "BOT_FILL_SECONDS"
             ],
+            grace=self.config["RECONNECT_GRACE"],
         )
         checkpoint = await self.store.checkpoint_load(match_id)
         if checkpoint is not None:
@@ -231,6 +264,17 @@ class EngineHost:
             now = time.monotonic()
             for runtime in self.runtimes.values():
                 runtime.forget_silent_watchers(now, WATCHER_TTL)
+                for seat in runtime.expire_absent(now):
+                    self._spawn(self._record_leave(runtime.match_id, seat))
+
+    async def _record_leave(self, match_id: str, seat: int) -> None:
+        """The seat is gone for good: no new ticket is issued for it (the checkpoint also
+        carries it, so another host keeps refusing it)."""
+        try:
+            await sync_to_async(participant_leave)(match_id=match_id, seat=seat)
+        except Exception:
+            log.exception("engine %s: recording that seat %s left %s failed", self.name, seat,
+                          match_id)  # fmt: skip
 
     # Ticking
     def _clock_for(self, rate: int) -> None:
@@ -268,6 +312,7 @@ class EngineHost:
                 continue
             entry = [
                 runtime.match_id,
+                frame.tick,
                 frame.key,
                 frame.text,
                 frame.binary,

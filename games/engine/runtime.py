@@ -19,6 +19,18 @@ WAITING, STARTING, PLAYING, OVER = "waiting", "starting", "playing", "over"
 TICK_SLOTS = 4
 
 
+class SeatGone(Exception):
+    """The seat's grace period ran out: its person left the match for good."""
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A player's socket: the web process's hub and the socket's id within it."""
+
+    hub: str
+    socket: str
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """A tick's frame, encoded once per sub-protocol (JSON text, msgpack bytes); `over` is the
@@ -44,6 +56,7 @@ class MatchRuntime:
         seed: int,
         tick_rate: int,
         fill_after: float,
+        grace: float = 20,
         created: float | None = None,
     ):
         self.match_id = match_id
@@ -58,7 +71,10 @@ class MatchRuntime:
         self.result: Result | None = None
         self.created = time.monotonic() if created is None else created
         self.first_join: float | None = None
-        self.sockets: dict[int, int] = {}  # seat -> open sockets; > 0 means connected
+        self.grace = grace  # seconds a dropped person keeps the seat
+        self.connections: dict[int, Connection] = {}  # seat -> its one socket
+        self.absent: dict[int, float] = {}  # seat -> when its socket dropped (grace running)
+        self.left: set[int] = set()  # seats given up for good
         self.watchers: dict[str, float] = {}  # hub channel -> when it last asked for frames
         self.inputs: list[tuple[int, Any]] = []
         self.keyframe_due = True
@@ -67,20 +83,38 @@ class MatchRuntime:
         self.slot = spread % TICK_SLOTS  # and matches across the tick period
 
     # Seats and sockets
-    def connect(self, seat: int) -> None:
-        self.sockets[seat] = self.sockets.get(seat, 0) + 1
+    def connect(self, seat: int, connection: Connection) -> Connection | None:
+        """Seat a socket; returns the socket it replaces (one socket per seat), if any."""
+        if seat in self.left:
+            raise SeatGone(seat)
+        previous = self.connections.get(seat)
+        self.connections[seat] = connection
+        self.absent.pop(seat, None)
         if self.first_join is None:
             self.first_join = time.monotonic()
         if self.phase == PLAYING:
             self.game.join(self.state, seat)
         self.keyframe_due = True
+        return previous if previous not in (None, connection) else None
 
-    def disconnect(self, seat: int) -> None:
-        count = self.sockets.get(seat, 0) - 1
-        if count <= 0:
-            self.sockets.pop(seat, None)
-        else:
-            self.sockets[seat] = count
+    def disconnect(self, seat: int, connection: Connection, now: float) -> None:
+        """A socket is gone; while playing, its seat waits `grace` seconds for a reconnect."""
+        if self.connections.get(seat) != connection:
+            return  # a socket that was replaced: the seat is someone else's business now
+        del self.connections[seat]
+        if self.phase == PLAYING:
+            self.absent[seat] = now
+            self.game.drop(self.state, seat)
+
+    def expire_absent(self, now: float) -> list[int]:
+        """Seats whose grace ran out leave the match (the rules decide what that means)."""
+        gone = [seat for seat, since in self.absent.items() if now - since >= self.grace]
+        for seat in gone:
+            del self.absent[seat]
+            self.left.add(seat)
+            if self.phase == PLAYING:
+                self.game.leave(self.state, seat)
+        return gone
 
     def forget_silent_watchers(self, now: float, ttl: float) -> None:
         """Hubs re-ask every few seconds; one that stopped (its web process died) is dropped."""
@@ -90,7 +124,7 @@ class MatchRuntime:
 
     @property
     def connected_seats(self) -> int:
-        return len(self.sockets)
+        return len(self.connections)
 
     def should_start(self, now: float) -> bool:
         """Start when every seat has a socket, or a person has waited `fill_after` for bots."""
@@ -100,15 +134,19 @@ class MatchRuntime:
 
     def is_stale(self, now: float, timeout: float) -> bool:
         """A waiting match that nobody connected to, or everyone left, for `timeout` seconds."""
-        if self.phase != WAITING or self.sockets:
+        if self.phase != WAITING or self.connections:
             return False
         return now - (self.first_join or self.created) >= timeout
 
     def start(self, roster: list[Seat]) -> None:
         self.roster = roster
         self.state = self.game.new_state(seed=self.seed, seats=roster)
-        for seat in self.sockets:
-            self.game.join(self.state, seat)
+        now = time.monotonic()
+        for seat in roster:
+            if seat.index in self.connections:
+                self.game.join(self.state, seat.index)
+            elif not seat.bot:
+                self.absent[seat.index] = now  # joined, then dropped while it waited
         self.phase = PLAYING
         self.keyframe_due = True
 
@@ -117,6 +155,8 @@ class MatchRuntime:
         """Queue a person's input for the next tick; a bad one is dropped (the socket saw it)."""
         if self.phase != PLAYING or seat >= len(self.roster) or self.roster[seat].bot:
             return
+        if seat in self.left:
+            return  # a message still in flight from a socket whose seat is gone
         try:
             self.inputs.append((seat, self.game.parse_input(data)))
         except InvalidInput as error:
@@ -126,10 +166,12 @@ class MatchRuntime:
     def step(self) -> Frame | None:
         if self.phase != PLAYING:
             return None
+        absent = self.absent if self.game.bot_plays_absent else ()
         inputs = [
             (seat.index, move)
             for seat in self.roster
-            if seat.bot and (move := self.game.bot_input(self.state, seat.index)) is not None
+            if (seat.bot or seat.index in absent)
+            and (move := self.game.bot_input(self.state, seat.index)) is not None
         ]
         inputs.extend(self.inputs)
         self.inputs = []
@@ -169,6 +211,7 @@ class MatchRuntime:
             "phase": PLAYING if self.phase == STARTING else self.phase,
             "roster": [[s.index, s.name, s.bot] for s in self.roster],
             "state": self.game.dump(self.state) if self.state is not None else None,
+            "left": sorted(self.left),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -178,4 +221,13 @@ class MatchRuntime:
             self.phase = OVER if data["phase"] == OVER else PLAYING
             if self.phase == OVER:
                 self.result = self.game.result(self.state)
+        self.left = set(data.get("left", ()))
+        if self.phase == PLAYING:
+            # Until the web processes re-register their sockets (within a second or so), every
+            # person is absent; one whose socket is gone too gets a full grace period.
+            now = time.monotonic()
+            for seat in self.roster:
+                if not seat.bot and seat.index not in self.left:
+                    self.absent[seat.index] = now
+                    self.game.drop(self.state, seat.index)
         self.keyframe_due = True

@@ -62,6 +62,9 @@ class Game(Protocol):
     min_seats: ClassVar[int]
     max_seats: ClassVar[int]
     default_seats: ClassVar[int]
+    # While a dropped person may still come back (the reconnect grace), a bot plays the seat;
+    # False: the seat gets no input, as if its person sat still.
+    bot_plays_absent: ClassVar[bool]
 
     def new_state(self, *, seed: int, seats: list[Seat]) -> Any:
         """The state at the start of a match, with every seat (people and bots) filled."""
@@ -78,8 +81,11 @@ class Game(Protocol):
     def join(self, state: Any, seat: int) -> None:
         """A person's connection to `seat` is (again) present."""
 
+    def drop(self, state: Any, seat: int) -> None:
+        """The connection to `seat` is lost; its person may come back within the grace."""
+
     def leave(self, state: Any, seat: int) -> None:
-        """The person in `seat` has given it up for good."""
+        """The person in `seat` has given it up for good (or did not come back in time)."""
 
     def keyframe(self, state: Any) -> JSON:
         """The full state a client needs to draw the match from scratch."""

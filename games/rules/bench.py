@@ -58,6 +58,7 @@ class BenchArena:
     min_seats: ClassVar[int] = 1
     max_seats: ClassVar[int] = 8
     default_seats: ClassVar[int] = 4
+    bot_plays_absent: ClassVar[bool] = False  # bench players come and go with the load
 
     def new_state(self, *, seed: int, seats: list[Seat]) -> BenchState:
         dots = [
@@ -100,6 +101,9 @@ class BenchArena:
         return HEADINGS[(state.tick // BOT_TURN_EVERY + seat) % 4]
 
     def join(self, state: BenchState, seat: int) -> None:
+        pass
+
+    def drop(self, state: BenchState, seat: int) -> None:
         pass
 
     def leave(self, state: BenchState, seat: int) -> None:

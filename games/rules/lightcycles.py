@@ -134,6 +134,7 @@ class LightCycles:
     min_seats: ClassVar[int] = 2
     max_seats: ClassVar[int] = 8
     default_seats: ClassVar[int] = 4
+    bot_plays_absent: ClassVar[bool] = True  # a dropped player is not crashed by the drop
 
     def new_state(self, *, seed: int, seats: list[Seat]) -> LightCyclesState:
         seats = sorted(seats, key=lambda s: s.index)
@@ -201,6 +202,10 @@ class LightCycles:
 
     def join(self, state: LightCyclesState, seat: int) -> None:
         state.cycles[seat].connected = True
+
+    def drop(self, state: LightCyclesState, seat: int) -> None:
+        """The cycle rides on, steered by the bot, until its person is back or the grace ends."""
+        state.cycles[seat].connected = False
 
     def leave(self, state: LightCyclesState, seat: int) -> None:
         """Giving up a seat crashes its cycle at once; the next delta carries the change."""

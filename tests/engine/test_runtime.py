@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from games.engine.runtime import MatchRuntime
+import pytest
+
+from games.engine.runtime import PLAYING, Connection, MatchRuntime, SeatGone
 from games.rules import get_game
+from games.rules.base import Seat
+
+ALICE = Connection("hub.one", "1")
+ALICE_AGAIN = Connection("hub.two", "7")
+BOB = Connection("hub.one", "2")
 
 
-def runtime() -> MatchRuntime:
+def runtime(game: str = "bench") -> MatchRuntime:
     return MatchRuntime(
-        match_id="abc", game=get_game("bench"), seats=2, seed=1, tick_rate=20, fill_after=5
+        match_id="abc", game=get_game(game), seats=2, seed=1, tick_rate=20, fill_after=5, grace=20
     )
+
+
+def playing(game: str = "lightcycles") -> MatchRuntime:
+    match = runtime(game)
+    match.connect(0, ALICE)
+    match.connect(1, BOB)
+    match.start([Seat(index=0, name="alice", bot=False), Seat(index=1, name="bob", bot=False)])
+    return match
+
+
+def connected(match: MatchRuntime, seat: int) -> bool:
+    return match.game.keyframe(match.state)["players"][seat]["connected"]
 
 
 def test_hubs_that_stop_asking_for_frames_are_forgotten():
@@ -22,8 +41,62 @@ def test_hubs_that_stop_asking_for_frames_are_forgotten():
 def test_a_match_starts_when_every_seat_is_connected_or_after_the_fill_wait():
     match = runtime()
     assert not match.should_start(now=0)
-    match.connect(0)
+    match.connect(0, ALICE)
     assert not match.should_start(now=match.first_join + 1)
     assert match.should_start(now=match.first_join + 5)
-    match.connect(1)
+    match.connect(1, BOB)
     assert match.should_start(now=match.first_join)
+
+
+def test_a_dropped_seat_is_kept_through_the_grace_and_a_bot_steers_it():
+    match = playing()
+    match.disconnect(0, ALICE, now=100.0)
+    match.disconnect(1, BOB, now=100.0)
+    assert match.absent == {0: 100.0, 1: 100.0} and not connected(match, 0)
+    assert match.expire_absent(now=119.9) == []
+    for _ in range(200):  # ten seconds: a cycle left going straight would have hit a wall
+        match.step()
+    assert all(p["alive"] for p in match.game.keyframe(match.state)["players"])
+    assert match.connect(0, ALICE_AGAIN) is None
+    assert match.absent == {1: 100.0} and connected(match, 0) and match.keyframe_due
+
+
+def test_after_the_grace_the_seat_is_gone_and_the_rules_make_its_player_leave():
+    match = playing()
+    match.disconnect(0, ALICE, now=100.0)
+    assert match.expire_absent(now=120.0) == [0]
+    assert match.left == {0}
+    assert not match.game.keyframe(match.state)["players"][0]["alive"]
+    with pytest.raises(SeatGone):
+        match.connect(0, ALICE_AGAIN)
+    restored = runtime("lightcycles")
+    restored.restore(match.dump())
+    with pytest.raises(SeatGone):  # another engine that takes the match over refuses it too
+        restored.connect(0, ALICE_AGAIN)
+
+
+def test_a_second_socket_replaces_the_first_whose_late_drop_changes_nothing():
+    match = playing()
+    assert match.connect(0, ALICE_AGAIN) == ALICE
+    match.disconnect(0, ALICE, now=100.0)  # the replaced socket closing
+    assert match.absent == {} and match.connections[0] == ALICE_AGAIN and connected(match, 0)
+    assert match.connect(0, ALICE_AGAIN) is None  # a hub re-registering the same socket
+
+
+def test_a_person_who_dropped_while_waiting_is_absent_from_the_start():
+    match = runtime("lightcycles")
+    match.connect(0, ALICE)
+    match.connect(1, BOB)
+    match.disconnect(1, BOB, now=1.0)
+    assert match.absent == {}
+    match.start([Seat(index=0, name="alice", bot=False), Seat(index=1, name="bob", bot=False)])
+    assert match.phase == PLAYING and list(match.absent) == [1] and not connected(match, 1)
+
+
+def test_a_taken_over_match_waits_a_grace_for_every_person_to_come_back():
+    match = playing()
+    restored = runtime("lightcycles")
+    restored.restore(match.dump())
+    assert sorted(restored.absent) == [0, 1]
+    restored.connect(0, ALICE)
+    assert list(restored.absent) == [1] and connected(restored, 0)
