@@ -29,6 +29,7 @@ class Dot:
     y: int
     dir: str
     score: int = 0
+    connected: bool = False
 
 
 @dataclass(slots=True)
@@ -36,6 +37,8 @@ class BenchState:
     dots: list[Dot]
     tick: int = 0
     turned: list[list[Any]] = field(default_factory=list)  # [seat, dir] changed this tick
+    presence: list[list[Any]] = field(default_factory=list)  # [seat, connected] since a tick
+    shown_presence: list[list[Any]] = field(default_factory=list)  # ...carried by this delta
 
 
 def apply_delta(model: JSON, delta: JSON) -> JSON:
@@ -47,6 +50,8 @@ def apply_delta(model: JSON, delta: JSON) -> JSON:
         player["score"] += 1
     for seat, heading in delta.get("dirs", ()):
         model["players"][seat]["dir"] = heading
+    for seat, connected in delta.get("connected", ()):
+        model["players"][seat]["connected"] = connected
     return model
 
 
@@ -69,6 +74,7 @@ class BenchArena:
                 x=(seed + 61 * s.index) % SIZE,
                 y=(seed // SIZE + 97 * s.index) % SIZE,
                 dir=HEADINGS[(seed + s.index) % 4],
+                connected=s.bot,
             )
             for s in seats
         ]
@@ -84,6 +90,7 @@ class BenchArena:
     def tick(self, state: BenchState, inputs: list[tuple[int, Any]]) -> None:
         state.tick += 1
         state.turned = []
+        state.shown_presence, state.presence = state.presence, []
         for seat, heading in inputs:
             dot = state.dots[seat]
             if dot.dir != heading:
@@ -101,13 +108,13 @@ class BenchArena:
         return HEADINGS[(state.tick // BOT_TURN_EVERY + seat) % 4]
 
     def join(self, state: BenchState, seat: int) -> None:
-        pass
+        _set_presence(state, seat, True)
 
     def drop(self, state: BenchState, seat: int) -> None:
-        pass
+        _set_presence(state, seat, False)
 
     def leave(self, state: BenchState, seat: int) -> None:
-        pass
+        _set_presence(state, seat, False)  # its dot keeps moving: nobody loses in this game
 
     def keyframe(self, state: BenchState) -> JSON:
         return {
@@ -123,6 +130,7 @@ class BenchArena:
                     "y": d.y,
                     "dir": d.dir,
                     "score": d.score,
+                    "connected": d.connected,
                 }
                 for d in state.dots
             ],
@@ -132,6 +140,8 @@ class BenchArena:
         delta: dict[str, Any] = {"tick": state.tick, "pos": [[d.x, d.y] for d in state.dots]}
         if state.turned:
             delta["dirs"] = state.turned
+        if state.shown_presence:
+            delta["connected"] = state.shown_presence
         if self.is_over(state):
             delta["phase"] = "over"
         return delta
@@ -155,8 +165,18 @@ class BenchArena:
     def dump(self, state: BenchState) -> JSON:
         return {
             "tick": state.tick,
-            "dots": [[d.seat, d.name, d.bot, d.x, d.y, d.dir, d.score] for d in state.dots],
+            "dots": [
+                [d.seat, d.name, d.bot, d.x, d.y, d.dir, d.score, d.connected] for d in state.dots
+            ],
         }
 
     def load(self, data: JSON) -> BenchState:
         return BenchState(dots=[Dot(*row) for row in data["dots"]], tick=data["tick"])
+
+
+def _set_presence(state: BenchState, seat: int, connected: bool) -> None:
+    """Between ticks: the next tick's delta carries it."""
+    dot = state.dots[seat]
+    if dot.connected != connected:
+        dot.connected = connected
+        state.presence.append([seat, connected])

@@ -26,6 +26,8 @@ def test_keyframe_plus_deltas_equals_the_next_keyframe():
     for _ in range(300):
         inputs = [(seat, rng.choice(["up", "down", "left", "right"])) for seat in (0, 2)]
         bots = [(s, m) for s in (1, 3) if (m := GAME.bot_input(state, s)) is not None]
+        if rng.random() < 0.1:  # people drop, come back and leave between ticks
+            getattr(GAME, rng.choice(["join", "drop", "leave"]))(state, rng.choice((0, 2)))
         GAME.tick(state, bots + inputs if rng.random() < 0.3 else bots)
         apply_delta(model, json.loads(json.dumps(GAME.delta(state))))
         assert model == GAME.keyframe(state)
