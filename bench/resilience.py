@@ -312,8 +312,9 @@ async def reconnects(base: str, rounds: int) -> dict[str, Any]:
 
 async def measure(base: str, pid: int, args: argparse.Namespace, grace_wait: float) -> dict:
     return {
-        "stalled": await unreachable_clients(base, pid, args.stalled, drain=False,
-                                             wait=grace_wait),  # fmt: skip
+        "stalled": await unreachable_clients(
+            base, pid, args.stalled, drain=False, wait=grace_wait
+        ),  # fmt: skip
         "silent": await unreachable_clients(base, pid, args.silent, drain=True, wait=grace_wait),
         "reconnect": await reconnects(base, args.rounds),
     }
