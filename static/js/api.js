@@ -19,27 +19,32 @@ function cookie(name) {
   return "";
 }
 
-async function request(method, path, body) {
+/** timeoutMs: give up on an answer that takes longer (a dead connection never answers). */
+async function request(method, path, body, timeoutMs = 0) {
   const headers = { Accept: "application/json" };
   const init = { method, headers, credentials: "same-origin" };
+  if (timeoutMs) init.signal = AbortSignal.timeout(timeoutMs);
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   if (method !== "GET") {
     // Django sets the csrftoken cookie on GET / and GET /api/session; fetch it if missing.
-    if (!cookie("csrftoken")) await request("GET", "/api/session");
+    if (!cookie("csrftoken")) await request("GET", "/api/session", undefined, timeoutMs);
     headers["X-CSRFToken"] = cookie("csrftoken");
   }
   let response;
   try {
     response = await fetch(path, init);
-  } catch {
+  } catch (e) {
+    if (e.name === "TimeoutError") {
+      throw new ApiError("timeout", `The server did not answer ${method} ${path} in time.`);
+    }
     throw new ApiError("network", "Cannot reach the server: check your connection and retry.");
   }
   let data = null;
   try {
-    data = await response.json();
+    data = await response.json(); // the timeout covers the body too
   } catch {
     // A proxy error page or an empty body: handled below by the status check.
   }
@@ -56,7 +61,9 @@ async function request(method, path, body) {
   return data;
 }
 
-const post = (path, body = {}) => request("POST", path, body);
+// Reconnecting asks for a ticket on a connection that may be dead: try again rather than wait.
+const TICKET_TIMEOUT_MS = 5000;
+const post = (path, body = {}, timeoutMs = 0) => request("POST", path, body, timeoutMs);
 const get = (path) => request("GET", path);
 
 /** {player: {id, name} | null}; also makes sure the CSRF cookie is set. */
@@ -78,4 +85,5 @@ export const joinMatch = (id) => post(`/api/matches/${encodeURIComponent(id)}/jo
 export const joinByCode = (code) => post("/api/join-by-code", { code });
 export const quickPlay = (game) => post("/api/quickplay", { game });
 /** A fresh ticket for the seat this player already holds in match `matchId`. */
-export const newTicket = (matchId) => post(`/api/matches/${encodeURIComponent(matchId)}/ticket`);
+export const newTicket = (matchId) =>
+  post(`/api/matches/${encodeURIComponent(matchId)}/ticket`, {}, TICKET_TIMEOUT_MS);

@@ -30,10 +30,9 @@ export class Hud {
 
   /** socket: GameSocket or null; model: the game model; seat: this player's seat. */
   update(socket, model, seat) {
-    if (socket) {
-      setText(this.ping, socket.rtt === null ? "–" : `${Math.round(socket.rtt)} ms`);
-      setText(this.fps, String(socket.fps));
-    }
+    // No socket: between a drop and the reconnect the old numbers would be stale.
+    setText(this.ping, !socket || socket.rtt === null ? "–" : `${Math.round(socket.rtt)} ms`);
+    setText(this.fps, socket ? String(socket.fps) : "–");
     if (model && model.ready) setText(this.tick, String(model.tick));
     this._players(model && model.ready ? model.players.filter(Boolean) : [], seat);
   }
@@ -45,8 +44,13 @@ export class Hud {
     if (key === this._playersKey) return;
     this._playersKey = key;
     const items = players.map((p) => {
+      const away = p.connected === false && !p.bot;
       const li = document.createElement("li");
-      li.className = "hud-player" + (p.alive ? "" : " crashed") + (p.seat === seat ? " you" : "");
+      li.className =
+        "hud-player" +
+        (p.alive ? "" : " crashed") +
+        (p.seat === seat ? " you" : "") +
+        (away ? " away" : "");
       li.dataset.seat = p.seat;
       const swatch = document.createElement("span");
       swatch.className = "swatch";
@@ -56,13 +60,10 @@ export class Hud {
       name.textContent = p.name || `seat ${p.seat}`;
       if (p.seat === seat) name.append(badge("you", "badge"));
       if (p.bot) name.append(badge("bot", "badge bot"));
+      if (away) li.title = "Connection lost: their seat is held for a while, a bot steers it";
       const state = document.createElement("span");
       state.className = "state";
-      state.textContent = !p.alive
-        ? "crashed"
-        : p.connected === false && !p.bot
-          ? "offline"
-          : "alive";
+      state.textContent = !p.alive ? "crashed" : away ? "(away)" : "alive";
       const score = document.createElement("span");
       score.className = "score";
       score.textContent = String(p.score ?? 0);

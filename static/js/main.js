@@ -7,13 +7,20 @@ import { DirectionInput } from "./input.js";
 import { Lobby } from "./lobby.js";
 import { LightCyclesModel } from "./model.js";
 import { GameSocket } from "./net.js";
+import { Reconnector, RETRY_CODES, STOP_MESSAGES } from "./reconnect.js";
 import { ArenaRenderer } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
-const MAX_RETRIES = 4; // reconnects in a row without a frame in between
 
-// Read by the browser tests; kept current as matches and sockets come and go.
-const hooks = (window.gameserver = { model: null, socket: null, seat: null, match: null });
+// Read by the browser tests; kept current as matches and sockets come and go. `reconnects`
+// counts the times a dropped seat was got back without reloading the page.
+const hooks = (window.gameserver = {
+  model: null,
+  socket: null,
+  seat: null,
+  match: null,
+  reconnects: 0,
+});
 const renderer = new ArenaRenderer($("arena"));
 hooks.renderer = renderer;
 
@@ -26,7 +33,7 @@ const input = new DirectionInput({
   onDir: (data) => play.socket.sendInput(data),
 });
 
-let play = null; // the match on screen: {match, seat, model, socket, over, retries, reauthed}
+let play = null; // the match on screen: {match, seat, model, socket, over, reconnector}
 
 function showError(message) {
   // Server messages start in lower case ("no match has that code; …"); this is a sentence.
@@ -52,7 +59,8 @@ function startMatch({ match, seat, ticket }) {
   if (play) leave();
   clearError();
   const model = new LightCyclesModel(match.tick_rate || 20);
-  play = { match, seat, model, socket: null, over: false, retries: 0, reauthed: false };
+  play = { match, seat, model, socket: null, over: false };
+  play.reconnector = reconnectorFor(play);
   Object.assign(hooks, { model, seat, match, socket: null });
   lobby.hide();
   $("game").hidden = false;
@@ -60,6 +68,7 @@ function startMatch({ match, seat, ticket }) {
   notice("");
   setStatus("waiting…");
   hud.reset();
+  showReconnecting(null);
   showMatchInfo();
   renderer.setMatch(model, seat, match.tick_rate);
   renderer.start();
@@ -90,6 +99,9 @@ function onWelcome(msg) {
   hooks.seat = msg.seat;
   renderer.setMatch(play.model, msg.seat, msg.tick_rate);
   play.model.tickRate = msg.tick_rate || play.model.tickRate;
+  // Back after a drop: the old model is ticks behind, so wait for the keyframe that follows.
+  if (play.model.ready) play.model.stale = true;
+  if (typeof msg.grace === "number") play.reconnector.graceSeconds = msg.grace;
   notice("");
   showMatchInfo();
   updateStatus();
@@ -97,10 +109,9 @@ function onWelcome(msg) {
 
 function onFrame(msg) {
   const { model } = play;
-  // Count the connection as good only once frames flow: a welcome can still be followed by
-  // 1013 (no engine yet), and resetting there would retry forever.
-  play.retries = 0;
-  play.reauthed = false;
+  // The seat is back once a keyframe flows: a welcome alone can still be followed by 1013
+  // (no engine yet), and ending the outage there would restart its backoff every time.
+  if (msg.key && play.reconnector.resumed()) hooks.reconnects += 1;
   if (msg.key) {
     model.applyKeyframe(msg.state);
     const me = model.players[play.seat];
@@ -115,6 +126,7 @@ function onFrame(msg) {
 
 function onOver(msg) {
   play.over = true;
+  play.reconnector.cancel();
   const names = {};
   for (const p of play.match.players || []) names[p.seat] = p.name;
   for (const p of play.model.players) if (p) names[p.seat] = p.name;
@@ -153,50 +165,49 @@ function showMatchInfo() {
   }
 }
 
-// What each close code means for the player (docs/PROTOCOL.md, "Close codes").
-const RETRY = {
-  1001: "The server is restarting; reconnecting…",
-  1006: "The connection dropped; reconnecting…",
-  1011: "The server hit an error; reconnecting…",
-  1013: "No engine is running this match yet; retrying…",
-  4408: "Your connection fell too far behind; reconnecting…",
-  4429: "Too many messages were sent; slowing down, then reconnecting…",
-};
-const GIVE_UP = {
-  4400: "The server rejected this client's messages (4400). Reload the page to get a fresh client.",
-  4403: "This ticket is for another match or player (4403). Join again from the lobby.",
-  4404: "This match is over or gone (4404).",
-  4409: "Your seat was opened in another tab or device, so this one stopped (4409).",
-};
+function reconnectorFor(current) {
+  return new Reconnector({
+    newTicket: () => api.newTicket(current.match.id),
+    connect: (ticket) => play === current && connect(ticket),
+    show: (state) => play === current && showReconnecting(state),
+    giveUp: ({ reason, message }) => {
+      if (play !== current) return;
+      if (reason === "match_over") endedWithoutOver(current, false);
+      else backToLobby(message);
+    },
+  });
+}
 
-async function onClose({ code, error }) {
+/** The overlay over the arena while the seat is being got back; null hides it. */
+function showReconnecting(state) {
+  $("reconnecting").hidden = !state;
+  if (!state) return;
+  setStatus("reconnecting…");
+  $("reconnecting-seconds").textContent = `${state.secondsLeft} s`;
+  const next =
+    state.nextInMs > 0 ? `next try in ${Math.ceil(state.nextInMs / 1000)} s` : "trying now";
+  $("reconnecting-detail").textContent = `${state.reason} Attempt ${state.attempt}, ${next}.`;
+}
+
+// Close codes and what they mean for the player: docs/PROTOCOL.md, "Close codes".
+function onClose({ code, error }) {
   const current = play;
   current.socket = null;
   hooks.socket = null;
+  if (code === 1000) return endedWithoutOver(current, true);
+  if (RETRY_CODES.has(code)) return current.reconnector.dropped(code, error);
+  current.reconnector.cancel();
   const why = error && error.message ? ` The server said: ${error.message}.` : "";
-  if (code === 1000) return onNormalClose(current);
-  if (code === 4401 && !current.reauthed) {
-    current.reauthed = true;
-    notice("The ticket was not accepted; getting a new one…");
-    return reconnect(current, 0);
-  }
-  if (RETRY[code] && current.retries < MAX_RETRIES) {
-    current.retries += 1;
-    notice(`${RETRY[code]} (attempt ${current.retries} of ${MAX_RETRIES})`);
-    const delay = code === 4429 ? 5000 : 1000 + Math.random() * 1000; // spread the herd
-    return reconnect(current, delay);
-  }
-  const message =
-    GIVE_UP[code] ||
-    (RETRY[code] || code === 4401
-      ? `Could not get back into the match after several tries (close code ${code}).`
-      : `The connection closed unexpectedly (close code ${code}).`);
+  const message = STOP_MESSAGES[code] || `The connection closed unexpectedly (close code ${code}).`;
   backToLobby(message + why);
 }
 
-async function onNormalClose(current) {
+/**
+ * The socket closed as if the match were over, but no `over` came: ask the API. A match that
+ * still runs is rejoined (`rejoin`) like after any drop.
+ */
+async function endedWithoutOver(current, rejoin) {
   if (current.over) return; // the result is on screen already
-  // Closed without an `over` message: ask the API whether the match really ended.
   let match = null;
   try {
     match = (await api.match(current.match.id)).match;
@@ -207,28 +218,17 @@ async function onNormalClose(current) {
   if (match && match.result) {
     play.match = { ...match, code: current.match.code };
     onOver({ result: match.result });
-  } else if (match && ["waiting", "running"].includes(match.status) && play.retries < MAX_RETRIES) {
-    play.retries += 1;
-    notice("The connection closed but the match goes on; reconnecting…");
-    reconnect(current, 1000);
+  } else if (rejoin && (!match || ["waiting", "running"].includes(match.status))) {
+    // Unknown (the API did not answer) counts as running: the ticket call will tell.
+    current.reconnector.dropped(1000, null);
   } else {
     backToLobby("The match has ended.");
   }
 }
 
-async function reconnect(current, delayMs) {
-  await new Promise((resolve) => setTimeout(resolve, delayMs));
-  if (play !== current) return; // the player left meanwhile
-  try {
-    const { ticket } = await api.newTicket(current.match.id);
-    if (play === current) connect(ticket);
-  } catch (e) {
-    if (play === current) backToLobby(`Could not rejoin the match: ${e.message}`);
-  }
-}
-
 /** Close the socket and forget the match, leaving the game view as it is. */
 function leave() {
+  if (play) play.reconnector.cancel();
   if (play && play.socket) play.socket.close(1000, "left the match");
   play = null;
   // Tests wait on hooks.model: an old, finished model must not look like the next match.
@@ -272,6 +272,8 @@ $("copy-code").addEventListener("click", async () => {
   }
 });
 
+// The browser knows when the network is back (Wi-Fi rejoined): do not sit out the backoff.
+window.addEventListener("online", () => play && play.reconnector.retryNow());
 // Ping and frame rate change even when no frame arrives (while waiting for players).
 setInterval(() => play && hud.update(play.socket, play.model, play.seat), 500);
 

@@ -6,11 +6,23 @@
 //   frame    {tick, sent, key, state | delta}
 //   over     {result}
 //   error    {code, message}            an `error` message from the server
-//   close    {code, reason, error}      `error` is the last server error message, if any
+//   close    {code, reason, error}      `error` is the last server error message, if any;
+//                                       emitted once, also when the watchdog gives up on a
+//                                       silent connection (code 1006, without waiting for TCP)
 
 const SUBPROTOCOL = "gameserver.v1.json";
-const ACK_EVERY_MS = 250;
+// The server stops sending frames to a socket whose acks lag, and closes one that says nothing
+// for a while (4408): ack at least every 250 ms. Due after 200 ms, checked on every frame and
+// every 50 ms, so neither late timers nor a background tab's throttled ones stretch the gap.
+const ACK_DUE_MS = 200;
+const ACK_CHECK_MS = 50;
 const PING_EVERY_MS = 2000;
+// A dead network path (Wi-Fi gone, a NAT that forgot us) closes nothing: the browser would
+// wait for TCP for minutes. Frames come 20 times a second and pongs every 2 s, so this much
+// silence means the connection is gone.
+const SILENT_MS = 6000;
+const CONNECT_TIMEOUT_MS = 10000; // handshake until the first message
+const WATCHDOG_MS = 500;
 
 export function playUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -29,9 +41,11 @@ export class GameSocket extends EventTarget {
     this._pings = new Map(); // id -> {perf, wall} at send time
     this._pingId = 0;
     this._bestPingRtt = Infinity;
-    this._lastSentAt = 0;
+    this._lastAckAt = 0; // when the last message carrying an ack went out (an input or an ack)
+    this._lastHeardAt = performance.now();
     this._lastError = null;
-    this._timers = [];
+    this._closeEmitted = false;
+    this._timers = [setInterval(() => this._watch(), WATCHDOG_MS)];
 
     // The ticket rides as a second sub-protocol token: never in the URL (it would be logged).
     this.ws = new WebSocket(url, [SUBPROTOCOL, "ticket." + ticket]);
@@ -55,6 +69,23 @@ export class GameSocket extends EventTarget {
     if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(code, reason);
   }
 
+  /** Give up on a connection that went quiet: report it closed now, not when TCP notices. */
+  _abandon(reason) {
+    console.warn("gameserver:", reason);
+    this.close(4000, reason);
+    this._emitClose({ code: 1006, reason, error: this._lastError });
+  }
+
+  _watch() {
+    if (this.closed) return;
+    const quiet = performance.now() - this._lastHeardAt;
+    if (this.open && quiet > SILENT_MS) {
+      this._abandon(`no message from the server for ${Math.round(quiet / 1000)} s`);
+    } else if (!this.open && quiet > CONNECT_TIMEOUT_MS) {
+      this._abandon(`the server did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`);
+    }
+  }
+
   _emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
@@ -62,20 +93,21 @@ export class GameSocket extends EventTarget {
   _send(message) {
     if (!this.open) return false;
     this.ws.send(JSON.stringify(message));
-    this._lastSentAt = performance.now();
+    if ("ack" in message) this._lastAckAt = performance.now();
     return true;
   }
 
+  /** Ack the newest tick unless an input or ack said so recently. */
+  _ackIfDue() {
+    if (this.lastTick < 0 || performance.now() - this._lastAckAt < ACK_DUE_MS) return;
+    this._send({ type: "ack", ack: this.lastTick });
+  }
+
   _onOpen() {
+    this._lastHeardAt = performance.now();
     this._emit("open", {});
-    // The server stops sending deltas to a client whose ack lags, so keep acking when idle.
-    this._timers.push(
-      setInterval(() => {
-        // 0.8: timers fire a little early or late; an exact test would skip every other ack.
-        const idle = performance.now() - this._lastSentAt >= ACK_EVERY_MS * 0.8;
-        if (idle && this.lastTick >= 0) this._send({ type: "ack", ack: this.lastTick });
-      }, ACK_EVERY_MS),
-    );
+    // Also while no frames come: a paused socket resumes once its ack reaches the last frame.
+    this._timers.push(setInterval(() => this._ackIfDue(), ACK_CHECK_MS));
     this._ping();
     this._timers.push(setInterval(() => this._ping(), PING_EVERY_MS));
   }
@@ -85,8 +117,7 @@ export class GameSocket extends EventTarget {
     this._pings.set(id, { perf: performance.now(), wall: Date.now() });
     // Answers that never come must not pile up.
     for (const old of this._pings.keys()) if (old < id - 5) this._pings.delete(old);
-    // A ping is not an ack: keep _lastSentAt so the idle ack still goes out.
-    if (this.open) this.ws.send(JSON.stringify({ type: "ping", id }));
+    this._send({ type: "ping", id }); // not an ack: the next ack still goes out on time
   }
 
   _onPong(msg) {
@@ -113,10 +144,12 @@ export class GameSocket extends EventTarget {
       const sample = msg.sent - Date.now();
       if (this.clockOffset === null || sample > this.clockOffset) this.clockOffset = sample;
     }
+    this._ackIfDue();
     this._emit("frame", msg);
   }
 
   _onMessage(event) {
+    this._lastHeardAt = performance.now();
     if (typeof event.data !== "string") return; // binary frames are the msgpack protocol's
     let msg;
     try {
@@ -153,7 +186,13 @@ export class GameSocket extends EventTarget {
 
   _onClose(event) {
     this._stopTimers();
-    this._emit("close", { code: event.code, reason: event.reason, error: this._lastError });
+    this._emitClose({ code: event.code, reason: event.reason, error: this._lastError });
+  }
+
+  _emitClose(detail) {
+    if (this._closeEmitted) return;
+    this._closeEmitted = true;
+    this._emit("close", detail);
   }
 
   _stopTimers() {

@@ -225,8 +225,9 @@ export class ArenaRenderer {
       ctx.stroke();
     }
     const you = p.seat === this.seat;
-    const label = you ? `${p.name} (you)` : p.name;
-    ctx.globalAlpha = p.alive ? 1 : 0.5;
+    const away = p.connected === false && !p.bot;
+    const label = `${p.name || `seat ${p.seat}`}${you ? " (you)" : away ? " (away)" : ""}`;
+    ctx.globalAlpha = p.alive && !away ? 1 : 0.5;
     const px = Math.max(11, Math.min(15, cell * 1.3));
     ctx.font = `${you ? "bold " : ""}${px}px system-ui, sans-serif`;
     ctx.textAlign = "center";
@@ -234,7 +235,7 @@ export class ArenaRenderer {
     ctx.fillStyle = color;
     const ty = cy - size / 2 - 4 < 14 ? cy + size / 2 + 16 : cy - size / 2 - 4; // keep on canvas
     const tx = Math.min(Math.max(cx, 40), this.size.cssW - 40);
-    ctx.fillText(label || `seat ${p.seat}`, tx, ty);
+    ctx.fillText(label, tx, ty);
     ctx.restore();
   }
 
