@@ -21,6 +21,9 @@ NAME_MAX = 24
 BOT_NAMES = ["Ada", "Bit", "Cog", "Dot", "Eon", "Fox", "Gnu", "Hex"]
 
 
+SEAT_GONE = "you left that match (or were away longer than the reconnect grace to come back)"
+
+
 class ServiceError(Exception):
     """A request that cannot be done as asked; `code` is a stable slug for clients."""
 
@@ -99,6 +102,8 @@ def match_join(*, match_id: str, user: AbstractBaseUser) -> tuple[Match, Partici
         if existing is not None:
             if match.is_over:
                 raise ServiceError("match_over", "that match is over", status=409)
+            if existing.left_at is not None:
+                raise ServiceError("seat_gone", SEAT_GONE, status=410)
             return match, existing
         if match.status != Match.Status.WAITING:
             raise ServiceError("match_started", "that match has already started", status=409)

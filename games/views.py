@@ -187,7 +187,7 @@ def ticket(request: HttpRequest, body: dict, match_id: str) -> JsonResponse:
     if participant.match.is_over:
         return error(409, "match_over", "that match is over")
     if participant.left_at is not None:
-        return error(410, "seat_gone", "you left that match (or were away too long to come back)")
+        return error(410, "seat_gone", services.SEAT_GONE)
     return seat_response(request, participant.match, participant)
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.test import Client
 
+from games import services
 from games.models import Match, Participant
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +155,13 @@ def test_joining_a_started_match_is_refused_but_your_own_seat_comes_back():
     assert response.status_code == 409 and response.json()["error"]["code"] == "match_started"
     assert post(alice, f"/api/matches/{match_id}/join").json()["seat"] == 0
     assert Participant.objects.filter(match__public_id=match_id).count() == 1
+
+
+def test_a_seat_given_up_gets_no_ticket_and_cannot_be_joined_again():
+    alice = player("alice")
+    match_id = post(alice, "/api/matches", {"game": "lightcycles"}).json()["match"]["id"]
+    Match.objects.filter(public_id=match_id).update(status=Match.Status.RUNNING)
+    services.participant_leave(match_id=match_id, seat=0)  # the engine, after the grace
+    for path in (f"/api/matches/{match_id}/ticket", f"/api/matches/{match_id}/join"):
+        response = post(alice, path)
+        assert response.status_code == 410 and response.json()["error"]["code"] == "seat_gone"
