@@ -4,6 +4,7 @@ and acks the newest tick four times a second, as docs/PROTOCOL.md asks of every 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import time
@@ -65,7 +66,7 @@ class Player:
                     elif self.model is not None:
                         apply_delta(self.model, message["delta"])
                     if self.acking and time.monotonic() - self.acked_at >= ACK_EVERY:
-                        await self.send({"type": "ack", "ack": message["tick"]})
+                        await self._ack(message["tick"])
                 elif kind == "over":
                     self.over = message
                 elif kind == "error":
@@ -73,6 +74,11 @@ class Player:
         except websockets.ConnectionClosed:
             pass
         self.close_code = self.ws.close_code
+
+    async def _ack(self, tick: int) -> None:
+        """An ack racing the server's close must not stop the reader: `over` may be next."""
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.send({"type": "ack", "ack": tick})
 
     async def send_input(self, data: dict[str, Any]) -> None:
         tick = self.model["tick"] if self.model else -1

@@ -107,19 +107,6 @@ def safe_heading(model: dict, seat: int) -> str:
     return max([me["dir"], *TURNS[me["dir"]]], key=score)
 
 
-class GoodPlayer(Player):
-    """tests/players.Player, except that an ack the server can no longer take does not end
-    the reading: the match's last frame may ask for an ack just as `over` and the close
-    arrive, and websockets refuses to send once the close came, with `over` still unread."""
-
-    async def send(self, message: dict[str, Any]) -> None:
-        try:
-            await super().send(message)
-        except websockets.ConnectionClosed:
-            if message["type"] != "ack":
-                raise
-
-
 async def play_well(player: Player, stop: threading.Event) -> None:
     """Steer away from walls and trails until told to stop, then go straight to the end."""
     await player.connect()
@@ -141,7 +128,7 @@ class GoodPlayers:
 
     def __init__(self, web: str, apis: dict[str, Api], seats: dict[str, dict[str, Any]]):
         self.players = [
-            GoodPlayer(apis[name].ws_url(), seats[name], web, binary=sub == SUBPROTOCOL_MSGPACK)
+            Player(apis[name].ws_url(), seats[name], web, binary=sub == SUBPROTOCOL_MSGPACK)
             for name, sub in GOOD.items()
         ]
         self.stop = threading.Event()
