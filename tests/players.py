@@ -48,6 +48,22 @@ class Player:
 
     async def run(self) -> None:
         """Read until the server closes, applying keyframes and deltas to the model."""
+        keep_acking = asyncio.create_task(self._keep_acking())
+        try:
+            await self._read()
+        finally:
+            keep_acking.cancel()
+        self.close_code = self.ws.close_code
+
+    async def _keep_acking(self) -> None:
+        """Ack on a timer too: a client that was sent nothing more (it fell behind) must still
+        say that it has read everything, or the server never starts sending again."""
+        while True:
+            await asyncio.sleep(ACK_EVERY)
+            if self.acking and self.model and time.monotonic() - self.acked_at >= ACK_EVERY:
+                await self._ack(self.model["tick"])
+
+    async def _read(self) -> None:
         try:
             async for raw in self.ws:
                 if self.subprotocol == SUBPROTOCOL_MSGPACK:
@@ -73,7 +89,6 @@ class Player:
                     self.errors.append(message)
         except websockets.ConnectionClosed:
             pass
-        self.close_code = self.ws.close_code
 
     async def _ack(self, tick: int) -> None:
         """An ack racing the server's close must not stop the reader: `over` may be next."""
@@ -96,6 +111,7 @@ class Player:
         """A new socket for the same seat with a fresh ticket; the model waits for a keyframe."""
         self.ticket = ticket
         self.close_code = None
+        self.model = None
         await self.connect()
 
     async def wait_until(self, predicate, timeout: float, what: str) -> None:

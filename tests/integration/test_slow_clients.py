@@ -5,8 +5,7 @@ period after SILENT_TIMEOUT. Meanwhile the good players' frames keep the tick ra
 
 Settings are short so the file runs fast; each test starts its own stack. Every match has bots
 in its free seats, so that it outlasts the test whatever its people do: a stalled client's
-cycle rides straight into a wall, and a match down to one cycle is over. The helpers at the
-top are shared with test_reconnect.py.
+cycle rides straight into a wall, and a match down to one cycle is over.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import copy
 import json
 import os
 import socket
@@ -26,11 +24,17 @@ import psutil
 import pytest
 import websockets
 
-from games.rules.lightcycles import STEPS, apply_delta
+from tests.matches import (
+    assert_steady,
+    close_all,
+    models_by_tick,
+    private_match,
+    start,
+    steer,
+    stop_tasks,
+)
 from tests.players import Player
 from tests.proxy import FaultyProxy
-from tests.security.test_fuzz import safe_heading
-from tests.support import Api
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -47,108 +51,6 @@ RESUME_WITHIN = 1.25
 # RSS growth allowed for 20 stalled sockets: measured 12-24 KiB per socket (0.2-0.5 MiB in
 # all) on uvicorn and daphne; a pymalloc arena is 1 MiB, so allow a few of them.
 RSS_BOUND = 4 * 2**20
-
-
-# Helpers: seats, players, models (test_reconnect.py uses them too)
-
-
-def guest(base: str, name: str) -> Api:
-    api = Api(base)
-    api.post("/api/guest", {"name": name})
-    return api
-
-
-def private_match(
-    base: str, names: list[str], seats: int
-) -> tuple[str, dict[str, Api], dict[str, dict[str, Any]]]:
-    """A private Light Cycles match of `seats` seats: the first name creates it, the others join
-    by its code; bots take the seats left once someone has been connected for a second."""
-    apis = {name: guest(base, name) for name in names}
-    first, *others = names
-    created = apis[first].post(
-        "/api/matches", {"game": "lightcycles", "private": True, "seats": seats}
-    )
-    answers = {first: created}
-    for name in others:
-        answers[name] = apis[name].post("/api/join-by-code", {"code": created["match"]["code"]})
-    return created["match"]["id"], apis, answers
-
-
-async def start(player: Player) -> asyncio.Task:
-    """Connect and start reading; the task ends when the server closes the socket."""
-    await player.connect()
-    return asyncio.create_task(player.run())
-
-
-def cautious_heading(model: dict[str, Any], seat: int) -> str:
-    """safe_heading, with every cell another live cycle could move into next counted as taken:
-    two cycles entering one cell both crash, and a crash can end a match a test still needs."""
-    view = {**model, "players": list(model["players"])}
-    for other in model["players"]:
-        if other["seat"] != seat and other["alive"]:
-            for dx, dy in STEPS.values():
-                x, y = other["x"] + dx, other["y"] + dy
-                view["players"].append({"x": x, "y": y, "trail": [[x, y]]})
-    return safe_heading(view, seat)
-
-
-async def steer(player: Player) -> None:
-    """Keep the player's cycle out of walls, trails and other heads' way until cancelled or
-    the match ends."""
-    decided_at = None  # cycles move together, so decide once per move of one's own
-    while player.over is None:
-        if player.playing() and player.me()["alive"]:
-            me = player.me()
-            if (me["x"], me["y"]) != decided_at:
-                decided_at = me["x"], me["y"]
-                heading = cautious_heading(player.model, player.seat)
-                if heading != me["dir"]:
-                    with contextlib.suppress(websockets.ConnectionClosed):
-                        await player.send_input({"dir": heading})
-        await asyncio.sleep(0.01)
-
-
-async def stop_tasks(*tasks: asyncio.Task) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def close_all(players: list[Player], readers: list[asyncio.Task]) -> None:
-    """Close the players' sockets and wait for their readers to finish."""
-    for player in players:
-        if player.ws is not None:
-            await player.ws.close()
-    await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 10)
-
-
-def models_by_tick(frames: list[tuple[float, dict[str, Any]]]) -> dict[int, dict[str, Any]]:
-    """The client model after each frame, as a browser builds it: a keyframe replaces it, a
-    delta applies to the previous tick's model (one that does not follow on is a failure)."""
-    models: dict[int, dict[str, Any]] = {}
-    model = None
-    for _, frame in frames:
-        if frame["key"]:
-            model = copy.deepcopy(frame["state"])
-        elif model is not None:
-            assert frame["tick"] == model["tick"] + 1, (
-                f"a delta for tick {frame['tick']} after tick {model['tick']} with no keyframe"
-            )
-            model = apply_delta(copy.deepcopy(model), frame["delta"])
-        if model is not None:
-            models[frame["tick"]] = model
-    return models
-
-
-def assert_steady(player: Player, since: float, until: float) -> None:
-    """Every tick arrived, in order, at about the tick rate between two moments."""
-    ticks = [frame["tick"] for at, frame in player.frames if since <= at <= until]
-    assert len(ticks) > 1, f"seat {player.seat}: no frames between the two moments"
-    assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), (
-        f"seat {player.seat}: ticks missing or out of order: {ticks}"
-    )
-    rate = (len(ticks) - 1) / (until - since)
-    assert 15 < rate < 25, f"seat {player.seat}: {rate:.1f} frames/s"
 
 
 # A client that never reads: the handshake by hand, then nothing
@@ -391,8 +293,7 @@ class ThrottledSocket:
 
 class ThrottledPlayer(Player):
     """Reads at 1/delay frames a second and acks the newest tick it has read every 200 ms,
-    frames or not (tests.players.Player acks only when a frame arrives, which never happens
-    again once frames stop for a client that has read all it was sent)."""
+    frames or not, recording every ack it sends."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -33,7 +33,7 @@ from games.protocol import (
 )
 from games.rules import get_game
 from games.rules.base import InvalidInput
-from games.rules.lightcycles import HEIGHT, STEPS, TURNS, WIDTH
+from tests.matches import safe_heading
 from tests.players import Player
 from tests.security.garbage import garbage
 from tests.security.sockets import decode, encode
@@ -65,46 +65,6 @@ FUZZ_SETTINGS = {
 GOOD = {"alice": SUBPROTOCOL_JSON, "bob": SUBPROTOCOL_MSGPACK}
 FUZZERS = {"mallory": SUBPROTOCOL_JSON, "trudy": SUBPROTOCOL_MSGPACK}
 LIGHTCYCLES = get_game("lightcycles")
-
-
-def safe_heading(model: dict, seat: int) -> str:
-    """The heading with the most room to move into (a bounded flood fill), then the longest
-    straight run: enough to outlive a fuzz run; a crash would end the match too early."""
-    taken = set()
-    for player in model["players"]:
-        trail = player["trail"]
-        for (x1, y1), (x2, y2) in zip(trail, trail[1:], strict=False):
-            for x in range(min(x1, x2), max(x1, x2) + 1):
-                for y in range(min(y1, y2), max(y1, y2) + 1):
-                    taken.add((x, y))
-        taken.add((player["x"], player["y"]))
-    me = model["players"][seat]
-
-    def free(x: int, y: int) -> bool:
-        return 0 <= x < WIDTH and 0 <= y < HEIGHT and (x, y) not in taken
-
-    def room(x: int, y: int) -> int:
-        seen, todo = {(x, y)}, [(x, y)]
-        while todo and len(seen) < 300:
-            cx, cy = todo.pop()
-            for dx, dy in STEPS.values():
-                cell = (cx + dx, cy + dy)
-                if cell not in seen and free(*cell):
-                    seen.add(cell)
-                    todo.append(cell)
-        return len(seen)
-
-    def score(heading: str) -> tuple[int, int]:
-        dx, dy = STEPS[heading]
-        x, y = me["x"] + dx, me["y"] + dy
-        if not free(x, y):
-            return (-1, 0)
-        run = 0
-        while run < 10 and free(x + dx * (run + 1), y + dy * (run + 1)):
-            run += 1
-        return (room(x, y), run)
-
-    return max([me["dir"], *TURNS[me["dir"]]], key=score)
 
 
 async def play_well(player: Player, stop: threading.Event) -> None:
