@@ -32,7 +32,6 @@ ENGINE_UNWATCH = "engine.unwatch"  # hub -> engine: my last local player of it l
 ENGINE_JOIN = "engine.join"  # hub -> engine: a player's socket is here
 ENGINE_DROP = "engine.drop"  # hub -> engine: that socket is gone (the seat's grace starts)
 ENGINE_INPUTS = "engine.inputs"  # hub -> engine: inputs of one flush, in arrival order
-ENGINE_RESYNC = "engine.resync"  # hub -> engine: a socket caught up, make the next frame key
 HUB_FRAMES = "hub.frames"  # engine -> hub: this tick's frames of the matches it asked for
 HUB_OWNER = "hub.owner"  # engine -> all hubs: I now own this match, re-register
 HUB_KICK = "hub.kick"  # engine -> hub: close that socket (replaced, or its seat is gone)
