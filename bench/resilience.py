@@ -5,7 +5,8 @@ web process, how long a silent peer takes to be noticed, how long a reconnect ta
 
 Starts redis-server, one uvicorn web process and one engine (the Procfile's stack) with the
 default flow-control and liveness settings, fills Bench Arena matches (8 seats each; one
-watcher per match that reads and acks like the browser does), then:
+watcher per match that reads and acks like the browser does) beside a control match of two
+well-behaved players whose frame latency is measured before and during each trouble, then:
 
 1. stalled clients: finish the handshake with a 4 KiB receive buffer, then never read or send.
    Measured: the web process's RSS over time, when the watcher sees each seat drop, and,
@@ -73,6 +74,7 @@ class Watcher:
         self.ticket = ticket
         self.players: list[dict[str, Any]] = []
         self.changes: list[tuple[float, int, bool]] = []  # (monotonic time, seat, connected)
+        self.latencies: list[tuple[float, float]] = []  # (monotonic time, ms since sent)
         self.task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -88,6 +90,7 @@ class Watcher:
             message = json.loads(raw)
             if message["type"] != "frame":
                 continue
+            self.latencies.append((time.monotonic(), time.time() * 1000 - message["sent"]))
             if message["key"]:
                 flags = [p["connected"] for p in message["state"]["players"]]
                 self._note(enumerate(flags))
@@ -102,6 +105,9 @@ class Watcher:
             known = self.connected(seat)
             if known is None or known != connected:
                 self.changes.append((time.monotonic(), seat, connected))
+
+    def latency_between(self, start: float, end: float) -> list[float]:
+        return [ms for at, ms in self.latencies if start <= at <= end]
 
     def connected(self, seat: int) -> bool | None:
         for _, changed, connected in reversed(self.changes):
@@ -212,6 +218,15 @@ def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
+def percentiles(values: list[float]) -> dict[str, float] | None:
+    """Frame latency as the watchers saw it: p50 and p99 in ms, and how many frames."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {"frames": len(ordered), "p50": round(ordered[len(ordered) // 2], 1),
+            "p99": round(ordered[int(len(ordered) * 0.99)], 1)}  # fmt: skip
+
+
 def summary(values: list[float]) -> dict[str, float] | None:
     if not values:
         return None
@@ -220,15 +235,17 @@ def summary(values: list[float]) -> dict[str, float] | None:
             "p50": round(statistics.median(ordered), 3), "max": round(ordered[-1], 3)}  # fmt: skip
 
 
-async def unreachable_clients(base: str, pid: int, count: int, *, drain: bool,
-                              wait: float) -> dict[str, Any]:  # fmt: skip
+async def unreachable_clients(base: str, pid: int, count: int, *, drain: bool, wait: float,
+                              control: Watcher) -> dict[str, Any]:  # fmt: skip
     """`count` clients that never send (and, unless `drain`, never read) in matches of seven
-    plus a watcher: when each one's seat is seen dropping, and what it cost in memory."""
+    plus a watcher: when each one's seat is seen dropping, what it cost in memory, and the
+    frame latency of a match of well-behaved players on the same web process meanwhile."""
     matches = []
     for index, first in enumerate(range(0, count, SEATS - 1)):
         others = min(SEATS - 1, count - first)  # every seat taken: the match starts at once
         matches.append(await fill_match(base, f"{'s' if drain else 'x'}{index}", others + 1))
-    await asyncio.sleep(1)
+    await asyncio.sleep(2)
+    calm = time.monotonic()
     rss_before = rss_mib(pid)
     clients: list[tuple[Watcher, int, RawClient]] = []
     for watcher, tickets in matches:
@@ -242,6 +259,9 @@ async def unreachable_clients(base: str, pid: int, count: int, *, drain: bool,
             break
         await asyncio.sleep(0.25)
     detections = [w.dropped_at(seat, c.connected_at) for w, seat, c in clients]
+    troubled = time.monotonic()
+    before = control.latency_between(calm - 1.5, calm)
+    during = control.latency_between(started, troubled)
     for _, _, client in clients:
         await asyncio.to_thread(client.read_rest, 0.5 if drain else 5)
     codes: dict[str, int] = {}
@@ -262,6 +282,8 @@ async def unreachable_clients(base: str, pid: int, count: int, *, drain: bool,
         "web_rss_before_mib": round(rss_before, 1),
         "web_rss_peak_mib": round(rss_peak, 1),
         "web_rss_growth_per_client_kib": round((rss_peak - rss_before) * 1024 / count, 1),
+        "watcher_latency_ms_before": percentiles(before),
+        "watcher_latency_ms_during": percentiles(during),
     }
 
 
@@ -311,13 +333,21 @@ async def reconnects(base: str, rounds: int) -> dict[str, Any]:
 
 
 async def measure(base: str, pid: int, args: argparse.Namespace, grace_wait: float) -> dict:
-    return {
+    watcher, (ticket,) = await fill_match(base, "control", 2)  # two well-behaved players
+    control = Watcher(base, ticket)
+    await control.start()
+    report = {
         "stalled": await unreachable_clients(
-            base, pid, args.stalled, drain=False, wait=grace_wait
-        ),  # fmt: skip
-        "silent": await unreachable_clients(base, pid, args.silent, drain=True, wait=grace_wait),
+            base, pid, args.stalled, drain=False, wait=grace_wait, control=control
+        ),
+        "silent": await unreachable_clients(
+            base, pid, args.silent, drain=True, wait=grace_wait, control=control
+        ),
         "reconnect": await reconnects(base, args.rounds),
     }
+    await control.stop()
+    await watcher.stop()
+    return report
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ def test_stalled_silent_and_returning_clients(tmp_path):
         measured = report[kind]
         assert measured["dropped"] == measured["clients"], measured
         assert measured["close_codes"] == {"4408": measured["clients"]}, measured
+        assert measured["watcher_latency_ms_during"]["frames"] > 0, measured  # control match
     # One second of Bench Arena frames (4 seats) is about 2.4 KB; without flow control a
     # stalled client would be sent every frame until it closed (after 6 s of silence).
     assert report["stalled"]["bytes_sent_per_client"]["max"] < 6_000, report["stalled"]
