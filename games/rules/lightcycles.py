@@ -5,8 +5,9 @@ any trail crashes. Crashed cycles stay on the board: their trails are obstacles 
 rules are pure and deterministic for a seed and an input log; the only randomness (the spawn
 layout, bots' occasional turns) comes from a `random.Random` kept in the state and checkpoints.
 
-Coordinates are cells, x to the right and y downwards, (0, 0) top left. The wire format and the
-`apply_delta` algorithm a client mirrors are described in docs/GAMES.md.
+Coordinates are cells, x to the right and y downwards, (0, 0) top left (lightcycles_grid.py). The
+wire format and the `apply_delta` algorithm a client mirrors are described in docs/GAMES.md; the
+bots' steering is in lightcycles_bot.py.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import astuple, dataclass, field
 from typing import Any, ClassVar
 
 from games.rules.base import JSON, InvalidInput, Result, Seat, Standing
+from games.rules.lightcycles_bot import choose_heading
+from games.rules.lightcycles_grid import HEIGHT, OFFSETS, OPPOSITE, STEPS, STRIDE, WIDTH, cell_index
+from games.rules.lightcycles_grid import TURNS as TURNS  # re-exported: tests steer with it
 
-WIDTH = 64
-HEIGHT = 48
 TICK_RATE = 20
 COUNTDOWN_TICKS = 3 * TICK_RATE  # nobody moves, inputs still set the heading
 MOVE_EVERY = 2  # ticks per cell: 10 cells/s
@@ -30,26 +32,9 @@ LAST_BONUS = 50  # to the last cycle standing
 SPAWN_MARGIN = 10  # cells between the spawn ellipse and the walls
 SPAWN_CLEAR_MOVES = 12  # moves everyone survives going straight from the start (1.2 s)
 SPAWN_TRIES = 20  # redraws allowed to get there; in practice one or two do
-BOT_LOOKAHEAD = 4  # cells a bot wants clear straight ahead before it stops thinking
-BOT_SPACE_LIMIT = 200  # flood fills stop counting here; enough to tell a pocket from the arena
-BOT_TURN_CHANCE = 0.04  # per move, when the way ahead is clear: roughly one turn every 2.5 s
 
 COUNTDOWN, PLAY, OVER = "countdown", "play", "over"
 LAST_STANDING, TIME_LIMIT, DRAW = "last cycle standing", "time limit", "draw"
-
-STEPS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
-OPPOSITE = {"up": "down", "down": "up", "left": "right", "right": "left"}
-TURNS = {"up": ("left", "right"), "down": ("right", "left"), "left": ("down", "up")}
-TURNS["right"] = ("up", "down")
-
-# The grid is padded with a one-cell wall all round so lookups need no bounds checks.
-STRIDE = WIDTH + 2
-OFFSETS = {"up": -STRIDE, "down": STRIDE, "left": -1, "right": 1}
-
-
-def cell_index(x: int, y: int) -> int:
-    """Index of cell (x, y) in the padded grid; walls are at x or y == -1 and WIDTH/HEIGHT."""
-    return (y + 1) * STRIDE + x + 1
 
 
 @dataclass(slots=True, eq=False)
@@ -197,7 +182,7 @@ class LightCycles:
         cycle = state.cycles[seat]
         if not cycle.alive or state.phase != PLAY or (state.play_ticks + 1) % MOVE_EVERY:
             return None
-        choice = _bot_choice(state, cycle)
+        choice = choose_heading(state, cycle)
         return None if choice == cycle.heading else choice
 
     def join(self, state: LightCyclesState, seat: int) -> None:
@@ -430,67 +415,3 @@ def _diff(tick: int, before: list[Any], after: list[Any], moves: list[list[int]]
     }
     delta.update((key, value) for key, value in changes.items() if value)
     return delta
-
-
-def _bot_choice(state: LightCyclesState, cycle: Cycle) -> str:
-    """Keep going while the way is clear, now and then turn; else head for the most room."""
-    grid, rng = state.grid, state.rng
-    head = cell_index(cycle.x, cycle.y)
-    straight = cycle.travelled
-    if _run(grid, head, straight) >= BOT_LOOKAHEAD and not _contested(state, cycle, straight):
-        if rng.random() >= BOT_TURN_CHANCE:
-            return straight
-        side = rng.choice(TURNS[straight])
-        start = head + OFFSETS[side]
-        if _run(grid, head, side) >= BOT_LOOKAHEAD and _room(grid, start)[0] >= BOT_SPACE_LIMIT:
-            return side
-        return straight
-    best, best_key = straight, None
-    filled: set[int] = set()
-    filled_room = 0
-    for option in (straight, *TURNS[straight]):
-        start = head + OFFSETS[option]
-        if grid[start]:
-            continue
-        # Turns into the region already filled have the same room; skip a second fill.
-        room = filled_room if start in filled else 0
-        if not room:
-            room, filled = _room(grid, start)
-            filled_room = room
-        key = (room, not _contested(state, cycle, option), _run(grid, head, option))
-        if best_key is None or key > best_key:
-            best, best_key = option, key
-    return best
-
-
-def _run(grid: bytearray, head: int, heading: str) -> int:
-    """Free cells straight ahead, counted up to BOT_LOOKAHEAD."""
-    step = OFFSETS[heading]
-    for n in range(BOT_LOOKAHEAD):
-        head += step
-        if grid[head]:
-            return n
-    return BOT_LOOKAHEAD
-
-
-def _contested(state: LightCyclesState, cycle: Cycle, heading: str) -> bool:
-    """Could another cycle move into the cell this heading enters next?"""
-    dx, dy = STEPS[heading]
-    x, y = cycle.x + dx, cycle.y + dy
-    return any(
-        other.alive and other is not cycle and abs(other.x - x) + abs(other.y - y) == 1
-        for other in state.cycles
-    )
-
-
-def _room(grid: bytearray, start: int) -> tuple[int, set[int]]:
-    """Free cells reachable from `start`, counted up to about BOT_SPACE_LIMIT."""
-    seen = {start}
-    stack = [start]
-    while stack and len(seen) < BOT_SPACE_LIMIT:
-        i = stack.pop()
-        for j in (i - 1, i + 1, i - STRIDE, i + STRIDE):
-            if not grid[j] and j not in seen:
-                seen.add(j)
-                stack.append(j)
-    return min(len(seen), BOT_SPACE_LIMIT), seen
