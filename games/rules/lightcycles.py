@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 from games.rules.base import JSON, InvalidInput, Result, Seat, Standing
 from games.rules.lightcycles_bot import choose_heading
 from games.rules.lightcycles_grid import HEIGHT, OFFSETS, OPPOSITE, STEPS, STRIDE, WIDTH, cell_index
-from games.rules.lightcycles_grid import TURNS as TURNS  # re-exported: tests steer with it
 
 TICK_RATE = 20
 COUNTDOWN_TICKS = 3 * TICK_RATE  # nobody moves, inputs still set the heading
