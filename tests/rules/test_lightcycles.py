@@ -28,6 +28,7 @@ from games.rules.lightcycles import (
     LightCyclesState,
     apply_delta,
 )
+from games.rules.lightcycles_grid import TURNS
 
 GAME = LightCycles()
 DIRS = ["up", "down", "left", "right"]
@@ -119,7 +120,7 @@ def test_people_start_disconnected_bots_connected_and_join_connects() -> None:
 def test_countdown_holds_everyone_still_but_takes_a_heading() -> None:
     state = GAME.new_state(seed=5, seats=seats(2))
     start = [(c.x, c.y) for c in state.cycles]
-    turn = lc.TURNS[state.cycles[0].heading][0]
+    turn = TURNS[state.cycles[0].heading][0]
     GAME.tick(state, [(0, turn)])
     assert GAME.delta(state) == {"tick": 1, "countdown": COUNTDOWN_TICKS - 1, "dirs": [[0, turn]]}
     for _ in range(COUNTDOWN_TICKS - 1):
