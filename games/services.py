@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+import zlib
 from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from games.models import Match, Participant, new_join_code
@@ -120,17 +121,31 @@ def match_join_by_code(*, code: str, user: AbstractBaseUser) -> tuple[Match, Par
 
 
 def match_quickplay(*, game: str, user: AbstractBaseUser) -> tuple[Match, Participant]:
-    """Join the oldest open public match of `game` with a free seat, or create one."""
-    for match in Match.objects.filter(
-        game=game, private=False, status=Match.Status.WAITING
-    ).order_by("created_at")[:20]:
-        try:
-            return match_join(match_id=match.public_id, user=user)
-        except ServiceError as error:
-            if error.code not in ("match_full", "match_started"):
-                raise
-    match = match_create(game=game, private=False, seats=None, user=user)
-    return match, match.participants.get(user=user)
+    """Join the oldest open public match of `game` with a free seat, or create one.
+
+    One quick play of a game at a time: players arriving together (each request runs in its
+    own thread, on any web process) would otherwise all find no open match and each start one.
+    """
+    with transaction.atomic():
+        _lock_matchmaking(game)
+        for match in Match.objects.filter(
+            game=game, private=False, status=Match.Status.WAITING
+        ).order_by("created_at")[:20]:
+            try:
+                return match_join(match_id=match.public_id, user=user)
+            except ServiceError as error:
+                if error.code not in ("match_full", "match_started"):
+                    raise
+        match = match_create(game=game, private=False, seats=None, user=user)
+        return match, match.participants.get(user=user)
+
+
+def _lock_matchmaking(game: str) -> None:
+    """Held until the transaction ends. SQLite needs nothing more: its transactions begin
+    IMMEDIATE (settings.py), so they already take the database's one write lock in turn."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(game.encode())])
 
 
 def _take_seat(match: Match, user: AbstractBaseUser) -> Participant:
