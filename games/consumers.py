@@ -55,6 +55,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
     behind_since = 0.0  # when it fell too far behind; it is sent nothing until it catches up
     writable: asyncio.Event | None = None  # uvicorn's "write buffer below its limit"
     heard = 0.0  # when anything last arrived from the client
+    name = ""  # the player's name, from the ticket (shown to the others while they wait)
     game: Game | None = None
     hub: FrameHub | None = None
     codec: protocol.Codec = protocol.CODECS[protocol.SUBPROTOCOL_JSON]
@@ -173,7 +174,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.reject(protocol.CLOSE_FORBIDDEN, "not_your_seat", "that seat is not yours")
             return
         self.game = get_game(match["game"])
-        self.match_id, self.seat = ticket.match_id, ticket.seat
+        self.match_id, self.seat, self.name = ticket.match_id, ticket.seat, ticket.name
         self.lag_ticks = settings.GAMESERVER["FLOW_LAG"] * match["tick_rate"]
         welcome = {
             "type": "welcome",

@@ -108,6 +108,7 @@ class FrameHub:
             "seat": consumer.seat,
             "hub": self.channel,
             "socket": consumer.socket_id,
+            "name": consumer.name,
         }
 
     async def _owner(self, match_id: str) -> str | None:
@@ -156,6 +157,8 @@ class FrameHub:
                     await self.hub_owner(message)
                 elif message["type"] == protocol.HUB_KICK:
                     self.hub_kick(message)
+                elif message["type"] == protocol.HUB_LOBBY:
+                    await self.hub_lobby(message)
             except Exception:
                 log.exception("frame hub: handling %s failed", message.get("type"))
 
@@ -202,6 +205,19 @@ class FrameHub:
                         consumer.match_over(over_binary if consumer.codec.binary else over)
                     )
             await asyncio.sleep(0)  # let other work in between matches' fan-outs
+
+    async def hub_lobby(self, message: dict[str, Any]) -> None:
+        """Who is in a waiting match: at most once a second, so it skips a full buffer."""
+        as_text = {"type": "websocket.send", "text": message["text"]}
+        as_bytes = {"type": "websocket.send", "bytes": message["binary"]}
+        for consumer in list(self.sockets.get(message["match"], ())):
+            writable = consumer.writable
+            if consumer.closing or (writable is not None and not writable.is_set()):
+                continue
+            try:
+                await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
+            except Exception:  # closed under us: its disconnect detaches it
+                continue
 
     def hub_kick(self, message: dict[str, Any]) -> None:
         """The engine closes a socket: its seat was taken by a newer one, or is gone."""

@@ -35,6 +35,7 @@ ENGINE_INPUTS = "engine.inputs"  # hub -> engine: inputs of one flush, in arriva
 HUB_FRAMES = "hub.frames"  # engine -> hub: this tick's frames of the matches it asked for
 HUB_OWNER = "hub.owner"  # engine -> all hubs: I now own this match, re-register
 HUB_KICK = "hub.kick"  # engine -> hub: close that socket (replaced, or its seat is gone)
+HUB_LOBBY = "hub.lobby"  # engine -> hub: who is in a match that waits for players
 HUBS_GROUP = "gameserver.hubs"
 
 MAX_INT = 2**31 - 1

@@ -138,7 +138,7 @@ class EngineHost:
             return
         connection = Connection(message["hub"], message["socket"])
         try:
-            replaced = runtime.connect(message["seat"], connection)
+            replaced = runtime.connect(message["seat"], connection, message.get("name", ""))
         except SeatGone:
             await self._kick(
                 runtime.match_id, connection, protocol.CLOSE_SEAT_GONE, "seat_gone",
@@ -303,9 +303,16 @@ class EngineHost:
         checkpoint_every = self.config["CHECKPOINT_EVERY"]
         runtimes = [r for r in self.runtimes.values() if r.tick_rate == rate and r.slot == slot]
         due: list[MatchRuntime] = []
+        lobbies: list[tuple[str, dict[str, Any]]] = []
         for runtime in runtimes:
             if runtime.phase == WAITING:
                 self._maybe_start(runtime, now)
+                lobby = runtime.lobby(now)
+                if lobby is not None:
+                    message = {"type": protocol.HUB_LOBBY, "match": runtime.match_id,
+                               "text": protocol.encode(lobby),
+                               "binary": protocol.encode_msgpack(lobby)}  # fmt: skip
+                    lobbies.extend((hub, message) for hub in runtime.watchers)
                 continue
             frame = runtime.step()
             if frame is None:
@@ -334,9 +341,17 @@ class EngineHost:
                 ),
                 return_exceptions=True,
             )
+        if lobbies:
+            self._spawn(self._send_all(lobbies))
         if due:
             self._spawn(self._checkpoint(*due))
         return work
+
+    async def _send_all(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        await asyncio.gather(
+            *(self.layer.send(channel, message) for channel, message in messages),
+            return_exceptions=True,
+        )
 
     def _maybe_start(self, runtime: MatchRuntime, now: float) -> None:
         if runtime.should_start(now):

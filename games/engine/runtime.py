@@ -75,6 +75,8 @@ class MatchRuntime:
         self.connections: dict[int, Connection] = {}  # seat -> its one socket
         self.absent: dict[int, float] = {}  # seat -> when its socket dropped (grace running)
         self.left: set[int] = set()  # seats given up for good
+        self.names: dict[int, str] = {}  # seat -> its person's name, for the lobby
+        self.lobby_sent: tuple[float, tuple] | None = None  # when, and what, it last showed
         self.watchers: dict[str, float] = {}  # hub channel -> when it last asked for frames
         self.inputs: list[tuple[int, Any]] = []
         self.keyframe_due = True
@@ -83,12 +85,13 @@ class MatchRuntime:
         self.slot = spread % TICK_SLOTS  # and matches across the tick period
 
     # Seats and sockets
-    def connect(self, seat: int, connection: Connection) -> Connection | None:
+    def connect(self, seat: int, connection: Connection, name: str = "") -> Connection | None:
         """Seat a socket; returns the socket it replaces (one socket per seat), if any."""
         if seat in self.left:
             raise SeatGone(seat)
         previous = self.connections.get(seat)
         self.connections[seat] = connection
+        self.names[seat] = name
         self.absent.pop(seat, None)
         if self.first_join is None:
             self.first_join = time.monotonic()
@@ -115,6 +118,24 @@ class MatchRuntime:
             if self.phase == PLAYING:
                 self.game.leave(self.state, seat)
         return gone
+
+    def lobby(self, now: float) -> dict[str, Any] | None:
+        """While it waits: who is here, and when bots take the free seats. None when there is
+        nothing new to show (it changes, or a second passed for the countdown)."""
+        if self.phase != WAITING or self.first_join is None:
+            return None
+        players = tuple((seat, self.names.get(seat, "")) for seat in sorted(self.connections))
+        if self.lobby_sent is not None:
+            sent_at, shown = self.lobby_sent
+            if shown == players and now - sent_at < 1:
+                return None
+        self.lobby_sent = (now, players)
+        return {
+            "type": "lobby",
+            "seats": self.seats,
+            "players": [{"seat": seat, "name": name} for seat, name in players],
+            "bots_in": round(max(0.0, self.fill_after - (now - self.first_join)), 1),
+        }
 
     def forget_silent_watchers(self, now: float, ttl: float) -> None:
         """Hubs re-ask every few seconds; one that stopped (its web process died) is dropped."""

@@ -85,6 +85,7 @@ function connect(ticket) {
     if (play && play.socket === socket) handler(event.detail);
   };
   socket.addEventListener("welcome", mine(onWelcome));
+  socket.addEventListener("lobby", mine(onLobby));
   socket.addEventListener("frame", mine(onFrame));
   socket.addEventListener("over", mine(onOver));
   socket.addEventListener("close", mine(onClose));
@@ -105,6 +106,23 @@ function onWelcome(msg) {
   notice("");
   showMatchInfo();
   updateStatus();
+}
+
+function onLobby(msg) {
+  play.room = msg;
+  updateStatus();
+}
+
+/** Who is in the waiting room, and when bots take the free seats. */
+function waitingText(room) {
+  if (!room) return "Waiting for players… bots fill empty seats shortly.";
+  const names = room.players.map((p) => (p.seat === play.seat ? `${p.name} (you)` : p.name));
+  const free = room.seats - room.players.length;
+  const bots =
+    free > 0
+      ? ` Bots take the ${free} free seat${free === 1 ? "" : "s"} in ${Math.ceil(room.bots_in)} s.`
+      : "";
+  return `Here: ${names.join(", ")}.${bots}`;
 }
 
 function onFrame(msg) {
@@ -148,7 +166,7 @@ function updateStatus() {
   $("waiting-text").textContent =
     phase === "countdown"
       ? "Get ready: you can turn already, the cycles start when the count reaches zero."
-      : "Waiting for players… bots fill empty seats shortly.";
+      : waitingText(play.room);
 }
 
 function showMatchInfo() {

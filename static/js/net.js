@@ -4,6 +4,7 @@
 //   open     {}                         socket is open (before welcome)
 //   welcome  {match, seat, tick_rate, server_time}
 //   frame    {tick, sent, key, state | delta}
+//   lobby    {seats, players: [{seat, name}], bots_in}   while the match waits for players
 //   over     {result}
 //   error    {code, message}            an `error` message from the server
 //   close    {code, reason, error}      `error` is the last server error message, if any;
@@ -170,6 +171,9 @@ export class GameSocket extends EventTarget {
           this.clockOffset = msg.server_time - Date.now();
         }
         this._emit("welcome", msg);
+        break;
+      case "lobby":
+        this._emit("lobby", msg);
         break;
       case "over":
         this._emit("over", msg);

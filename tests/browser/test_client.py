@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import threading
 
 import pytest
 
-from tests.support import ROOT
+from tests.players import Player
+from tests.support import ROOT, Api
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -74,3 +77,40 @@ def test_quick_play_renders_the_arena_and_a_key_turns_my_cycle(stack_factory, br
     artifacts.mkdir(exist_ok=True)
     page.screenshot(path=str(artifacts / "browser-play.png"))
     assert errors == []
+
+
+def test_the_waiting_room_shows_a_friend_joining_by_code(stack_factory, browser):
+    base = stack_factory(GAMESERVER_PRIVATE_BOT_FILL_SECONDS="60").web()
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(base + "/")
+    page.fill("#name", "host")
+    page.click("#create-private")
+    page.wait_for_function(
+        "() => document.querySelector('#waiting-text').textContent.includes('host (you)')",
+        timeout=15_000,
+    )
+    code = page.text_content("#match-code").strip()
+    friend = Api(base)
+    friend.post("/api/guest", {"name": "friend"})
+    seat = friend.post("/api/join-by-code", {"code": code})
+    player = Player(friend.ws_url(), seat, base)
+
+    async def join_and_wait() -> None:
+        await player.connect()
+        reader = asyncio.create_task(player.run())
+        await asyncio.sleep(3)  # while the page looks
+        await player.ws.close()
+        await reader
+
+    thread = threading.Thread(target=lambda: asyncio.run(join_and_wait()))
+    thread.start()
+    page.wait_for_function(
+        "() => document.querySelector('#waiting-text').textContent.includes('friend')",
+        timeout=10_000,
+    )
+    text = page.text_content("#waiting-text")
+    thread.join(15)
+    assert "host (you), friend" in text and "free seat" in text, text
+    assert not errors, errors

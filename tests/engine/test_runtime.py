@@ -100,3 +100,19 @@ def test_a_taken_over_match_waits_a_grace_for_every_person_to_come_back():
     assert sorted(restored.absent) == [0, 1]
     restored.connect(0, ALICE)
     assert list(restored.absent) == [1] and connected(restored, 0)
+
+
+def test_a_waiting_match_shows_who_is_here_on_each_change_and_once_a_second():
+    match = runtime("lightcycles")
+    assert match.lobby(now=0.0) is None  # nobody yet
+    match.connect(0, ALICE, "alice")
+    first = match.first_join
+    lobby = match.lobby(now=first)
+    assert lobby == {"type": "lobby", "seats": 2, "players": [{"seat": 0, "name": "alice"}],
+                     "bots_in": 5.0}  # fmt: skip
+    assert match.lobby(now=first + 0.5) is None  # nothing new
+    match.connect(1, BOB, "bob")
+    assert [p["name"] for p in match.lobby(now=first + 0.6)["players"]] == ["alice", "bob"]
+    assert match.lobby(now=first + 1.7)["bots_in"] == 3.3  # the countdown, once a second
+    match.start([Seat(index=0, name="alice", bot=False), Seat(index=1, name="bob", bot=False)])
+    assert match.lobby(now=first + 3) is None  # playing: frames say the rest
