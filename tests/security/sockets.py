@@ -112,7 +112,11 @@ async def send(ws: ClientConnection, message: Any) -> None:
 
 
 async def next_message(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    return decode(await asyncio.wait_for(ws.recv(), timeout), ws.subprotocol)
+    """The next message, past `lobby` updates (a waiting match sends them unasked)."""
+    while True:
+        message = decode(await asyncio.wait_for(ws.recv(), timeout), ws.subprotocol)
+        if message["type"] != "lobby":
+            return message
 
 
 async def until_closed(ws: ClientConnection, timeout: float = 10) -> tuple[list[dict], int | None]:
