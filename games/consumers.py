@@ -23,26 +23,20 @@ from games.rules import get_game
 from games.rules.base import Game, InvalidInput
 from games.security import OriginAllowList, origin_of
 from games.selectors import match_get, match_json, seat_holder
+from games.services import SEAT_GONE
 from games.tickets import ticket_redeem
 
 DROP_WINDOW_SECONDS = 5
 _socket_ids = itertools.count(1)
 
 
-_LEFT = -1  # the seat's holder gave it up (or was away longer than the grace)
-
-
 def _match_for_socket(
     match_id: str, seat: int, user_id: int
-) -> tuple[dict[str, Any] | None, int | None]:
+) -> tuple[dict[str, Any] | None, tuple[int, bool] | None]:
     match = match_get(match_id=match_id)
     if match is None or match.is_over:
         return None, None
-    holder = seat_holder(match_id=match_id, seat=seat)
-    if holder is None:
-        return match_json(match, viewer_id=user_id), None
-    user, left = holder
-    return match_json(match, viewer_id=user_id), _LEFT if left else user
+    return match_json(match, viewer_id=user_id), seat_holder(match_id=match_id, seat=seat)
 
 
 class PlayConsumer(AsyncWebsocketConsumer):
@@ -163,14 +157,11 @@ class PlayConsumer(AsyncWebsocketConsumer):
         if match is None:
             await self.reject(protocol.CLOSE_MATCH_GONE, "match_gone", "that match is over")
             return
-        if holder == _LEFT:
-            await self.reject(
-                protocol.CLOSE_SEAT_GONE,
-                "seat_gone",
-                "you were away longer than the reconnect grace: your seat is gone",
-            )
+        holder_id, left = holder or (None, False)
+        if left:
+            await self.reject(protocol.CLOSE_SEAT_GONE, "seat_gone", SEAT_GONE)
             return
-        if holder != ticket.user_id:
+        if holder_id != ticket.user_id:
             await self.reject(protocol.CLOSE_FORBIDDEN, "not_your_seat", "that seat is not yours")
             return
         self.game = get_game(match["game"])
@@ -257,8 +248,13 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self.behind_since = now
         self.synced = False
 
+    def write_blocked(self) -> bool:
+        """uvicorn's write buffer for this socket is over its high-water mark: a send would
+        wait for the client to read (daphne buffers without a limit and never says so)."""
+        return self.writable is not None and not self.writable.is_set()
+
     def maybe_catch_up(self) -> None:
-        if self.ack >= self.sent_tick and (self.writable is None or self.writable.is_set()):
+        if self.ack >= self.sent_tick and not self.write_blocked():
             self.behind_since = 0.0
 
     async def protocol_error(self, error: ProtocolError) -> None:

@@ -181,8 +181,7 @@ class FrameHub:
             for consumer in list(sockets):
                 if consumer.behind_since:
                     continue
-                writable = consumer.writable
-                if writable is not None and not writable.is_set():
+                if consumer.write_blocked():
                     consumer.fall_behind(now)
                     continue
                 if consumer.synced:
@@ -211,8 +210,7 @@ class FrameHub:
         as_text = {"type": "websocket.send", "text": message["text"]}
         as_bytes = {"type": "websocket.send", "bytes": message["binary"]}
         for consumer in list(self.sockets.get(message["match"], ())):
-            writable = consumer.writable
-            if consumer.closing or (writable is not None and not writable.is_set()):
+            if consumer.closing or consumer.write_blocked():
                 continue
             try:
                 await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
@@ -231,25 +229,15 @@ class FrameHub:
     async def _liveness_loop(self) -> None:
         """Close sockets that went silent (a peer gone without a TCP close) or that stay
         behind; a socket that caught up meanwhile with a full buffer is let back in here."""
-        limits = settings.GAMESERVER
         while True:
             await asyncio.sleep(LIVENESS_SECONDS)
             now = time.monotonic()
             for sockets in list(self.sockets.values()):
                 for consumer in list(sockets):
-                    if consumer.behind_since and now - consumer.behind_since > limits["SLOW_CLOSE"]:
-                        self._close_in_background(consumer.kick(
-                            protocol.CLOSE_SLOW_CONSUMER, "slow_consumer",
-                            f"more than {limits['FLOW_LAG']:g} s behind for "
-                            f"{limits['SLOW_CLOSE']:g} s: reconnect with a new ticket",
-                        ))  # fmt: skip
-                    elif now - consumer.heard > limits["SILENT_TIMEOUT"]:
-                        self._close_in_background(consumer.kick(
-                            protocol.CLOSE_SLOW_CONSUMER,
-                            "slow_consumer" if consumer.behind_since else "silent",
-                            f"nothing received for {limits['SILENT_TIMEOUT']:g} s: "
-                            "send an ack or a ping at least every second",
-                        ))  # fmt: skip
+                    reason = _overdue(consumer, now)
+                    if reason is not None:
+                        close = consumer.kick(protocol.CLOSE_SLOW_CONSUMER, *reason)
+                        self._close_in_background(close)
                     elif consumer.behind_since:
                         consumer.maybe_catch_up()
 
@@ -277,6 +265,19 @@ class FrameHub:
         await self._watch(match_id, owner)
         for consumer in list(self.sockets.get(match_id, ())):
             await self.layer.send(owner, self._join_message(consumer))
+
+
+def _overdue(consumer: PlayConsumer, now: float) -> tuple[str, str] | None:
+    """Why a socket must close now (error code, message): behind too long, or silent."""
+    limits = settings.GAMESERVER
+    behind = now - consumer.behind_since if consumer.behind_since else 0.0
+    if behind > limits["SLOW_CLOSE"]:
+        lag, slow = limits["FLOW_LAG"], limits["SLOW_CLOSE"]
+        return "slow_consumer", f"more than {lag:g} s behind for {slow:g} s: reconnect"
+    if now - consumer.heard > limits["SILENT_TIMEOUT"]:
+        message = f"nothing received for {limits['SILENT_TIMEOUT']:g} s: ack or ping every second"
+        return ("slow_consumer" if behind else "silent"), message
+    return None
 
 
 _hubs: dict[asyncio.AbstractEventLoop, FrameHub] = {}

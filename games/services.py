@@ -101,14 +101,19 @@ def match_join(*, match_id: str, user: AbstractBaseUser) -> tuple[Match, Partici
             raise ServiceError("no_such_match", f"there is no match {match_id!r}", status=404)
         existing = match.participants.filter(user=user, bot=False).first()
         if existing is not None:
-            if match.is_over:
-                raise ServiceError("match_over", "that match is over", status=409)
-            if existing.left_at is not None:
-                raise ServiceError("seat_gone", SEAT_GONE, status=410)
+            seat_check_return(match, existing)
             return match, existing
         if match.status != Match.Status.WAITING:
             raise ServiceError("match_started", "that match has already started", status=409)
         return match, _take_seat(match, user)
+
+
+def seat_check_return(match: Match, participant: Participant) -> None:
+    """May the holder of a seat come back to it (a new ticket, a reconnect)?"""
+    if match.is_over:
+        raise ServiceError("match_over", "that match is over", status=409)
+    if participant.left_at is not None:
+        raise ServiceError("seat_gone", SEAT_GONE, status=410)
 
 
 def match_join_by_code(*, code: str, user: AbstractBaseUser) -> tuple[Match, Participant]:

@@ -184,10 +184,7 @@ def ticket(request: HttpRequest, body: dict, match_id: str) -> JsonResponse:
     )
     if participant is None:
         return error(404, "no_seat", "you hold no seat in that match")
-    if participant.match.is_over:
-        return error(409, "match_over", "that match is over")
-    if participant.left_at is not None:
-        return error(410, "seat_gone", services.SEAT_GONE)
+    services.seat_check_return(participant.match, participant)
     return seat_response(request, participant.match, participant)
 
 

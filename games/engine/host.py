@@ -28,7 +28,13 @@ from games.engine.runtime import (
 )
 from games.models import Match
 from games.rules import get_game
-from games.services import match_abandon, match_finish, match_start, participant_leave
+from games.services import (
+    SEAT_GONE,
+    match_abandon,
+    match_finish,
+    match_start,
+    participant_leave,
+)
 from games.store import get_store
 
 log = logging.getLogger(__name__)
@@ -141,9 +147,8 @@ class EngineHost:
             replaced = runtime.connect(message["seat"], connection, message.get("name", ""))
         except SeatGone:
             await self._kick(
-                runtime.match_id, connection, protocol.CLOSE_SEAT_GONE, "seat_gone",
-                "you were away longer than the reconnect grace: your seat is gone",
-            )  # fmt: skip
+                runtime.match_id, connection, protocol.CLOSE_SEAT_GONE, "seat_gone", SEAT_GONE
+            )
             return
         if replaced is not None:
             await self._kick(
@@ -334,12 +339,8 @@ class EngineHost:
                 due.append(runtime)
         work = time.perf_counter() - started
         if batches:
-            await asyncio.gather(
-                *(
-                    self.layer.send(hub, {"type": protocol.HUB_FRAMES, "frames": frames})
-                    for hub, frames in batches.items()
-                ),
-                return_exceptions=True,
+            await self._send_all(
+                [(hub, {"type": protocol.HUB_FRAMES, "frames": f}) for hub, f in batches.items()]
             )
         if lobbies:
             self._spawn(self._send_all(lobbies))
@@ -348,6 +349,7 @@ class EngineHost:
         return work
 
     async def _send_all(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """One message to each channel, all at once; a channel that fails loses only its own."""
         await asyncio.gather(
             *(self.layer.send(channel, message) for channel, message in messages),
             return_exceptions=True,

@@ -124,7 +124,7 @@ class MatchRuntime:
         nothing new to show (it changes, or a second passed for the countdown)."""
         if self.phase != WAITING or self.first_join is None:
             return None
-        players = tuple((seat, self.names.get(seat, "")) for seat in sorted(self.connections))
+        players = tuple((seat, self.names[seat]) for seat in sorted(self.connections))
         if self.lobby_sent is not None:
             sent_at, shown = self.lobby_sent
             if shown == players and now - sent_at < 1:
