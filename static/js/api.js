@@ -33,19 +33,21 @@ async function request(method, path, body, timeoutMs = 0) {
     if (!cookie("csrftoken")) await request("GET", "/api/session", undefined, timeoutMs);
     headers["X-CSRFToken"] = cookie("csrftoken");
   }
+  const timedOut = () =>
+    new ApiError("timeout", `The server did not answer ${method} ${path} in time.`);
   let response;
   try {
     response = await fetch(path, init);
   } catch (e) {
-    if (e.name === "TimeoutError") {
-      throw new ApiError("timeout", `The server did not answer ${method} ${path} in time.`);
-    }
+    if (e.name === "TimeoutError") throw timedOut();
     throw new ApiError("network", "Cannot reach the server: check your connection and retry.");
   }
   let data = null;
   try {
     data = await response.json(); // the timeout covers the body too
-  } catch {
+  } catch (e) {
+    // A body cut off by the timeout is no answer, even after a 2xx status line.
+    if (e.name === "TimeoutError") throw timedOut();
     // A proxy error page or an empty body: handled below by the status check.
   }
   if (!response.ok) {

@@ -1,5 +1,6 @@
 // The panel shown when a match ends: who won, and everyone's placement and score.
 
+import { playerName } from "./model.js";
 import { seatColor } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
@@ -9,13 +10,14 @@ const $ = (id) => document.getElementById(id);
  * seat: this player's seat.
  */
 export function showGameOver(result, names, seat) {
+  const nameOf = (s) => playerName({ seat: s, name: names[s] });
   const standings = [...(result.standings || [])].sort(
     (a, b) => a.placement - b.placement || a.seat - b.seat,
   );
   let title = "Draw";
   if (result.winner === seat) title = "You win!";
   else if (result.winner !== null && result.winner !== undefined) {
-    title = `${names[result.winner] || "seat " + result.winner} wins`;
+    title = `${nameOf(result.winner)} wins`;
   }
   $("gameover-title").textContent = title;
   $("gameover-reason").textContent = result.reason || "";
@@ -30,7 +32,7 @@ export function showGameOver(result, names, seat) {
     const swatch = document.createElement("span");
     swatch.className = "swatch";
     swatch.style.background = seatColor(s.seat);
-    who.append(swatch, names[s.seat] || `seat ${s.seat}`, s.seat === seat ? " (you)" : "");
+    who.append(swatch, nameOf(s.seat), s.seat === seat ? " (you)" : "");
     const score = document.createElement("td");
     score.className = "num";
     score.textContent = String(s.score);

@@ -1,5 +1,6 @@
 // The heads-up display beside the arena: connection numbers and the players.
 
+import { isAway, playerName } from "./model.js";
 import { seatColor } from "./render.js";
 
 function setText(el, text) {
@@ -44,7 +45,7 @@ export class Hud {
     if (key === this._playersKey) return;
     this._playersKey = key;
     const items = players.map((p) => {
-      const away = p.connected === false && !p.bot;
+      const away = isAway(p);
       const li = document.createElement("li");
       li.className =
         "hud-player" +
@@ -57,7 +58,7 @@ export class Hud {
       swatch.style.background = seatColor(p.seat);
       const name = document.createElement("span");
       name.className = "name";
-      name.textContent = p.name || `seat ${p.seat}`;
+      name.textContent = playerName(p);
       if (p.seat === seat) name.append(badge("you", "badge"));
       if (p.bot) name.append(badge("bot", "badge bot"));
       if (away) li.title = "Connection lost: their seat is held for a while, a bot steers it";

@@ -5,7 +5,7 @@ import { showGameOver, hideGameOver } from "./gameover.js";
 import { Hud } from "./hud.js";
 import { DirectionInput } from "./input.js";
 import { Lobby } from "./lobby.js";
-import { LightCyclesModel } from "./model.js";
+import { LightCyclesModel, playerName } from "./model.js";
 import { GameSocket } from "./net.js";
 import { Reconnector, RETRY_CODES, STOP_MESSAGES } from "./reconnect.js";
 import { ArenaRenderer } from "./render.js";
@@ -46,11 +46,6 @@ function clearError() {
   $("error").textContent = "";
 }
 
-function notice(text) {
-  $("notice").textContent = text;
-  $("notice").hidden = !text;
-}
-
 function setStatus(text) {
   if ($("status").textContent !== text) $("status").textContent = text;
 }
@@ -65,10 +60,8 @@ function startMatch({ match, seat, ticket }) {
   lobby.hide();
   $("game").hidden = false;
   hideGameOver();
-  notice("");
   setStatus("waiting…");
   hud.reset();
-  showReconnecting(null);
   showMatchInfo();
   renderer.setMatch(model, seat, match.tick_rate);
   renderer.start();
@@ -103,12 +96,14 @@ function onWelcome(msg) {
   // Back after a drop: the old model is ticks behind, so wait for the keyframe that follows.
   if (play.model.ready) play.model.stale = true;
   if (typeof msg.grace === "number") play.reconnector.graceSeconds = msg.grace;
-  notice("");
   showMatchInfo();
   updateStatus();
 }
 
 function onLobby(msg) {
+  // Before the first frame the seat is back here: a lobby message comes from the engine, so
+  // no 1013 can follow it.
+  if (play.reconnector.resumed()) hooks.reconnects += 1;
   play.room = msg;
   updateStatus();
 }
@@ -116,7 +111,7 @@ function onLobby(msg) {
 /** Who is in the waiting room, and when bots take the free seats. */
 function waitingText(room) {
   if (!room) return "Waiting for players… bots fill empty seats shortly.";
-  const names = room.players.map((p) => (p.seat === play.seat ? `${p.name} (you)` : p.name));
+  const names = room.players.map((p) => playerName(p) + (p.seat === play.seat ? " (you)" : ""));
   const free = room.seats - room.players.length;
   const bots =
     free > 0
@@ -153,10 +148,12 @@ function onOver(msg) {
   showGameOver(msg.result, names, play.seat);
 }
 
+/** Sets the status line (its only writer during a match) and the panels that go with it. */
 function updateStatus() {
   const { model } = play;
   const phase = model.ready ? model.phase : null;
   if (play.over || phase === "over") setStatus("over");
+  else if (play.reconnector.active) setStatus("reconnecting…");
   else if (phase === "countdown") setStatus(String(model.countdownSeconds()));
   else if (phase === "play") setStatus("play");
   else setStatus("waiting…");
@@ -198,9 +195,10 @@ function reconnectorFor(current) {
 
 /** The overlay over the arena while the seat is being got back; null hides it. */
 function showReconnecting(state) {
+  const shown = !$("reconnecting").hidden;
   $("reconnecting").hidden = !state;
+  if (shown !== Boolean(state)) updateStatus(); // it reads reconnector.active
   if (!state) return;
-  setStatus("reconnecting…");
   $("reconnecting-seconds").textContent = `${state.secondsLeft} s`;
   const next =
     state.nextInMs > 0 ? `next try in ${Math.ceil(state.nextInMs / 1000)} s` : "trying now";
@@ -257,7 +255,6 @@ function leave() {
 function backToLobby(message) {
   leave();
   $("game").hidden = true;
-  notice("");
   lobby.show();
   if (message) showError(message);
   else clearError();

@@ -17,6 +17,16 @@ export function extendTrail(trail, x, y) {
   trail.push([x, y]);
 }
 
+/** A person whose connection dropped: the seat is held for them and a bot steers meanwhile. */
+export function isAway(p) {
+  return p.connected === false && !p.bot;
+}
+
+/** What to call a player {seat, name} on screen. */
+export function playerName(p) {
+  return p.name || `seat ${p.seat}`;
+}
+
 function copyPlayer(p) {
   return { ...p, trail: p.trail.map(([x, y]) => [x, y]) };
 }

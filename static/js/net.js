@@ -37,7 +37,6 @@ export class GameSocket extends EventTarget {
     this.rtt = null; // ms, from the latest pong
     this.clockOffset = null; // ms to add to Date.now() to get server time
     this.fps = 0; // frames received over the last second
-    this.closed = false;
     this._frameTimes = [];
     this._pings = new Map(); // id -> {perf, wall} at send time
     this._pingId = 0;
@@ -65,7 +64,6 @@ export class GameSocket extends EventTarget {
   }
 
   close(code = 1000, reason = "client left") {
-    this.closed = true;
     this._stopTimers();
     if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(code, reason);
   }
@@ -74,11 +72,11 @@ export class GameSocket extends EventTarget {
   _abandon(reason) {
     console.warn("gameserver:", reason);
     this.close(4000, reason);
-    this._emitClose({ code: 1006, reason, error: this._lastError });
+    // The server said nothing about this close: an older error message is not its reason.
+    this._emitClose({ code: 1006, reason, error: null });
   }
 
   _watch() {
-    if (this.closed) return;
     const quiet = performance.now() - this._lastHeardAt;
     if (this.open && quiet > SILENT_MS) {
       this._abandon(`no message from the server for ${Math.round(quiet / 1000)} s`);
@@ -190,7 +188,9 @@ export class GameSocket extends EventTarget {
 
   _onClose(event) {
     this._stopTimers();
-    this._emitClose({ code: event.code, reason: event.reason, error: this._lastError });
+    // Only the server's own close codes (4xxx) follow from an error message it sent.
+    const error = event.code >= 4000 ? this._lastError : null;
+    this._emitClose({ code: event.code, reason: event.reason, error });
   }
 
   _emitClose(detail) {

@@ -5,15 +5,19 @@
 /** Close codes after which a new ticket and a new socket can get the seat back. */
 export const RETRY_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 4401, 4408, 4429]);
 
+// The seat is gone, whichever way the page learns it: a 4410 close, a 410 to the ticket call,
+// or its own countdown running out.
+const SEAT_LOST_MESSAGE =
+  "Your seat was lost: the connection stayed down longer than the server holds a seat. " +
+  "Quick play to start a new match.";
+
 /** Close codes after which retrying cannot help (1000 is the game-over flow's). */
 export const STOP_MESSAGES = {
   4400: "The server rejected this client's messages (4400). Reload the page to get a fresh client.",
   4403: "This ticket is for another match or player (4403). Join again from the lobby.",
   4404: "This match is over or gone (4404).",
   4409: "This seat is now played from another tab or device, so this one stopped (4409).",
-  4410:
-    "Your seat was given up after too long without a connection (4410). " +
-    "Quick play to start a new match.",
+  4410: SEAT_LOST_MESSAGE,
 };
 
 const DROP_REASONS = {
@@ -31,7 +35,7 @@ const DROP_REASONS = {
 
 // Until a welcome says otherwise (a first connection can fail before one comes): the
 // documented default of GAMESERVER_RECONNECT_GRACE.
-export const FALLBACK_GRACE_SECONDS = 20;
+const FALLBACK_GRACE_SECONDS = 20;
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 8000;
 const JITTER = 0.3; // ±30 %, so the players of a restarted server do not all come back at once
@@ -40,7 +44,7 @@ const LAST_TRY_MS = 1000; // before the deadline
 const REDRAW_MS = 250;
 
 /** The wait before try number `attempt` (0-based): 0.5 s doubling up to 8 s, ±30 %. */
-export function backoffMs(attempt, random = Math.random) {
+function backoffMs(attempt, random = Math.random) {
   const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** attempt);
   return Math.round(base * (1 + JITTER * (2 * random() - 1)));
 }
@@ -49,7 +53,7 @@ export function backoffMs(attempt, random = Math.random) {
 function ticketVerdict(error) {
   const status = error.status || 0;
   if (status === 0 || status === 408 || status === 429 || status >= 500) return null;
-  if (status === 410) return { reason: "seat_lost", message: STOP_MESSAGES[4410] };
+  if (status === 410) return { reason: "seat_lost", message: SEAT_LOST_MESSAGE };
   if (status === 409) return { reason: "match_over", message: error.message };
   if (status === 404) {
     return { reason: "stopped", message: "You no longer hold a seat in this match (404)." };
@@ -59,7 +63,7 @@ function ticketVerdict(error) {
 
 /**
  * Runs one match's reconnects. The page reports each retryable close with dropped() and the
- * first frame of a new socket with resumed(); in between this asks for tickets and opens
+ * first keyframe or lobby message of a new socket with resumed(); in between this asks for tickets and opens
  * sockets with backoff until the seat's grace period, counted from the first drop, runs out.
  *
  * newTicket(): Promise<{ticket}>; connect(ticket): open a socket for it; show(state | null):
@@ -91,7 +95,7 @@ export class Reconnector {
     this._schedule(code === 4429 ? RATE_LIMITED_MIN_MS : 0);
   }
 
-  /** Frames flow on a new socket: the seat is back. Returns whether an outage just ended. */
+  /** The engine answers on a new socket: the seat is back. Returns whether an outage ended. */
   resumed() {
     const was = this.active;
     this.cancel();
@@ -149,12 +153,7 @@ export class Reconnector {
 
   _expired() {
     if (!this.outage || performance.now() < this.outage.deadline) return false;
-    this._end({
-      reason: "seat_lost",
-      message:
-        `Your seat was lost: the connection stayed down for ${this.graceSeconds} s, longer ` +
-        "than the server holds a seat. Quick play to start a new match.",
-    });
+    this._end({ reason: "seat_lost", message: SEAT_LOST_MESSAGE });
     return true;
   }
 

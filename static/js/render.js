@@ -5,6 +5,8 @@
 // last step took: the picture runs at most one step behind the server, never ahead of it, so
 // turns and crashes are never drawn wrongly (extrapolation would overshoot them).
 
+import { isAway, playerName } from "./model.js";
+
 const COLORS = [
   "#00e5ff",
   "#ff3d7f",
@@ -225,8 +227,8 @@ export class ArenaRenderer {
       ctx.stroke();
     }
     const you = p.seat === this.seat;
-    const away = p.connected === false && !p.bot;
-    const label = `${p.name || `seat ${p.seat}`}${you ? " (you)" : away ? " (away)" : ""}`;
+    const away = isAway(p);
+    const label = `${playerName(p)}${you ? " (you)" : away ? " (away)" : ""}`;
     ctx.globalAlpha = p.alive && !away ? 1 : 0.5;
     const px = Math.max(11, Math.min(15, cell * 1.3));
     ctx.font = `${you ? "bold " : ""}${px}px system-ui, sans-serif`;

@@ -103,6 +103,22 @@ def ack_gaps(page, window_ms: int) -> list[float]:
     )
 
 
+# Call before breaking the connection: wait_for_reconnect() tells the new socket from this one.
+REMEMBER_SOCKET = "() => { window.__oldSocket = window.gameserver.socket; }"
+
+
+def wait_for_reconnect(page, timeout: int) -> None:
+    """Until the page got its seat back on a new, open socket, without reloading."""
+    page.wait_for_function(
+        """() => {
+        const g = window.gameserver;
+        return g.reconnects >= 1 && g.socket && g.socket !== window.__oldSocket
+          && g.socket.open && !g.model.stale;
+    }""",
+        timeout=timeout,
+    )
+
+
 def turn_my_cycle(page, seat: int) -> None:
     """A key press still steers: my cycle's heading changes to the key's direction."""
     me = f"window.gameserver.model.players[{seat}]"
@@ -128,16 +144,9 @@ def test_a_cut_connection_comes_back_to_the_same_seat_without_a_reload(proxied, 
     # the time a quick reconnect takes, so the key press after it still has a cycle to turn.
     wait_for_phase(page, "play")
     page.evaluate(WATCH_OVERLAY)
-    page.evaluate("() => { window.__oldSocket = window.gameserver.socket; }")
+    page.evaluate(REMEMBER_SOCKET)
     proxy.cut()
-    page.wait_for_function(
-        """() => {
-        const g = window.gameserver;
-        return g.reconnects >= 1 && g.socket && g.socket !== window.__oldSocket
-          && g.socket.open && !g.model.stale;
-    }""",
-        timeout=15_000,
-    )
+    wait_for_reconnect(page, timeout=15_000)
     resumed_at = page.evaluate("() => window.gameserver.model.tick")
     after = page.evaluate(
         """() => ({seat: window.gameserver.seat, marker: window.marker,
@@ -161,21 +170,34 @@ def test_a_connection_that_goes_silent_is_noticed_and_replaced(proxied, browser)
     proxy = proxied()
     page = open_page(new_context(browser), proxy.base)
     seat = quick_play_until(page, "countdown")
-    page.evaluate("() => { window.__oldSocket = window.gameserver.socket; }")
+    page.evaluate(REMEMBER_SOCKET)
     proxy.freeze()
     page.wait_for_selector("#reconnecting", state="visible", timeout=10_000)
     proxy.thaw()
-    page.wait_for_function(
-        """() => {
-        const g = window.gameserver;
-        return g.reconnects >= 1 && g.socket && g.socket !== window.__oldSocket
-          && g.socket.open && !g.model.stale;
-    }""",
-        timeout=20_000,
-    )
+    wait_for_reconnect(page, timeout=20_000)
     resumed_at = page.evaluate("() => window.gameserver.model.tick")
     page.wait_for_function(f"() => window.gameserver.model.tick > {resumed_at}", timeout=5_000)
     assert page.evaluate("() => window.gameserver.seat") == seat
+    assert page.loads == 1
+    assert page.errors == []
+
+
+def test_a_cut_while_waiting_for_players_comes_back_to_the_waiting_room(proxied, browser):  # noqa: F811
+    """No frames come before the match starts: the lobby message must end the outage."""
+    proxy = proxied(GAMESERVER_PRIVATE_BOT_FILL_SECONDS="60")
+    page = open_page(new_context(browser), proxy.base)
+    page.fill("#name", "host")
+    page.click("#create-private")
+    page.wait_for_function(
+        "() => document.querySelector('#waiting-text').textContent.includes('host (you)')",
+        timeout=15_000,
+    )
+    page.evaluate(REMEMBER_SOCKET)
+    proxy.cut()
+    wait_for_reconnect(page, timeout=10_000)
+    assert page.is_hidden("#reconnecting"), "the reconnect overlay stays up after the reconnect"
+    assert "host (you)" in page.text_content("#waiting-text")
+    assert page.text_content("#status") == "waiting…"
     assert page.loads == 1
     assert page.errors == []
 
