@@ -36,6 +36,7 @@ import httpx
 import psutil
 import websockets
 
+from bench.raw_websocket import upgrade_request, websocket_frames
 from bench.stack import Stack, start_redis
 from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
 
@@ -133,58 +134,35 @@ class RawClient:
         if not drain:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALLED_RCVBUF)
         self.sock.connect((host, int(port)))
-        self.sock.sendall(
-            (
-                "GET /ws/play/ HTTP/1.1\r\n"
-                f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                f"Sec-WebSocket-Protocol: {SUBPROTOCOL_JSON}, {TICKET_PREFIX}{ticket}\r\n"
-                f"Origin: {base}\r\n\r\n"
-            ).encode()
-        )
-        self.buffer = b""
-        while b"\r\n\r\n" not in self.buffer:
+        self.sock.sendall(upgrade_request(base, ticket))
+        self.data = bytearray()  # all it read after the HTTP head: ~10 KB, flow control sees to it
+        while b"\r\n\r\n" not in self.data:
             chunk = self.sock.recv(4096)
             if not chunk:
                 raise ConnectionError("closed during the handshake")
-            self.buffer += chunk
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            self.data += chunk
+        head, _, rest = bytes(self.data).partition(b"\r\n\r\n")
         if not head.startswith(b"HTTP/1.1 101"):
             raise ConnectionError(head.decode(errors="replace"))
+        self.data = bytearray(rest)
         self.connected_at = time.monotonic()
-        self.received = len(self.buffer)
         if drain:
-            threading.Thread(target=self._drain, daemon=True).start()
+            threading.Thread(target=self.read_rest, args=(None,), daemon=True).start()
 
-    def _drain(self) -> None:
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.received += len(chunk)
-            self.buffer = (self.buffer + chunk)[-256:]  # the close frame is at the very end
-
-    def read_rest(self, timeout: float = 5) -> None:
-        """Read what the server left in the socket (a stalled client finally reading)."""
+    def read_rest(self, timeout: float | None = 5) -> None:
+        """Read until the server's close frame (a stalled client finally reading)."""
         self.sock.settimeout(timeout)
         try:
             while self.close_code() is None and (chunk := self.sock.recv(65536)):
-                self.received += len(chunk)
-                self.buffer = (self.buffer + chunk)[-256:]
+                self.data += chunk
         except OSError:
             pass
 
     def close_code(self) -> int | None:
-        """The code of a close frame at the end of what was received, if any."""
-        data = self.buffer
-        for start in range(len(data) - 4, -1, -1):
-            if data[start] == 0x88 and data[start + 1] < 126:
-                length = data[start + 1]
-                if start + 2 + length == len(data) and length >= 2:
-                    return struct.unpack("!H", data[start + 2 : start + 4])[0]
+        """The code of the server's close frame, if it came."""
+        for opcode, payload in websocket_frames(bytes(self.data)):
+            if opcode == 0x8:
+                return struct.unpack("!H", payload[:2])[0] if payload else 1005
         return None
 
     def close(self) -> None:
@@ -277,7 +255,7 @@ async def unreachable_clients(base: str, pid: int, count: int, *, drain: bool, w
         "detected_after_s": summary(
             [d - c.connected_at for d, (_, _, c) in zip(detections, clients, strict=True) if d]
         ),
-        "bytes_sent_per_client": summary([c.received for _, _, c in clients]),
+        "bytes_sent_per_client": summary([len(c.data) for _, _, c in clients]),
         "close_codes": codes,
         "web_rss_before_mib": round(rss_before, 1),
         "web_rss_peak_mib": round(rss_peak, 1),
@@ -285,6 +263,18 @@ async def unreachable_clients(base: str, pid: int, count: int, *, drain: bool, w
         "watcher_latency_ms_before": percentiles(before),
         "watcher_latency_ms_during": percentiles(during),
     }
+
+
+async def until_keyframe(base: str, ticket: str) -> websockets.ClientConnection:
+    """A socket for `ticket`, once its first keyframe has come; an error if it closes first."""
+    ws = await websockets.connect(
+        ws_url(base), subprotocols=[SUBPROTOCOL_JSON, TICKET_PREFIX + ticket], origin=base,
+        ping_interval=None,
+    )  # fmt: skip
+    async for raw in ws:
+        if json.loads(raw).get("key"):
+            return ws
+    raise ConnectionError(f"closed ({ws.close_code}) before a keyframe came")
 
 
 async def reconnects(base: str, rounds: int) -> dict[str, Any]:
@@ -300,13 +290,7 @@ async def reconnects(base: str, rounds: int) -> dict[str, Any]:
     drop_seen, resume = [], []
     ticket = seat["ticket"]
     for _ in range(rounds):
-        ws = await websockets.connect(
-            ws_url(base), subprotocols=[SUBPROTOCOL_JSON, TICKET_PREFIX + ticket],
-            origin=base, ping_interval=None,
-        )  # fmt: skip
-        async for raw in ws:  # play until the first keyframe
-            if json.loads(raw).get("key"):
-                break
+        ws = await until_keyframe(base, ticket)
         await asyncio.sleep(0.5)
         closed = time.monotonic()
         await ws.close()
@@ -315,13 +299,7 @@ async def reconnects(base: str, rounds: int) -> dict[str, Any]:
         drop_seen.append(watcher.dropped_at(seat["seat"], closed) - closed)
         started = time.monotonic()
         ticket = (await player.post(f"/api/matches/{created['match']['id']}/ticket"))["ticket"]
-        ws = await websockets.connect(
-            ws_url(base), subprotocols=[SUBPROTOCOL_JSON, TICKET_PREFIX + ticket],
-            origin=base, ping_interval=None,
-        )  # fmt: skip
-        async for raw in ws:
-            if json.loads(raw).get("key"):
-                break
+        ws = await until_keyframe(base, ticket)
         resume.append(time.monotonic() - started)
         await ws.close()
         ticket = (await player.post(f"/api/matches/{created['match']['id']}/ticket"))["ticket"]

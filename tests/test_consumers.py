@@ -21,6 +21,17 @@ ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 UNASKED = ("frame", "lobby")  # what the server sends without being asked
 
 
+async def next_asked(comm: WebsocketCommunicator, binary: bool = False) -> dict:
+    """The next message that answers the client, past frames and lobby updates."""
+    while True:
+        if binary:
+            message = msgspec.msgpack.decode((await comm.receive_output(5))["bytes"])
+        else:
+            message = await comm.receive_json_from(timeout=5)
+        if message["type"] not in UNASKED:
+            return message
+
+
 @pytest.fixture(autouse=True)
 async def clean_loop():
     yield
@@ -159,12 +170,10 @@ async def test_bad_messages_get_error_frames_and_the_socket_stays_open():
         (json.dumps({"type": "teleport"}), "bad_message"),
     ]:
         await comm.send_to(text_data=bad)
-        while (message := await comm.receive_json_from(timeout=5))["type"] in UNASKED:
-            pass
+        message = await next_asked(comm)
         assert message["type"] == "error" and message["code"] == code, message
     await comm.send_json_to({"type": "ping", "id": 7})
-    while (message := await comm.receive_json_from(timeout=5))["type"] in UNASKED:
-        pass
+    message = await next_asked(comm)
     assert message["type"] == "pong" and message["id"] == 7
     await comm.disconnect()
 
@@ -182,15 +191,9 @@ async def test_msgpack_clients_get_binary_frames_and_errors_for_bad_msgpack():
         (msgspec.msgpack.encode([1, 2, 3]), "bad_message"),
     ]:
         await comm.send_to(bytes_data=bad)
-        while (message := msgspec.msgpack.decode((await comm.receive_output(5))["bytes"]))[
-            "type"
-        ] in UNASKED:
-            pass
+        message = await next_asked(comm, binary=True)
         assert message["type"] == "error" and message["code"] == code, message
     await comm.send_to(text_data='{"type": "ping", "id": 1}')
-    while (message := msgspec.msgpack.decode((await comm.receive_output(5))["bytes"]))[
-        "type"
-    ] in UNASKED:
-        pass
+    message = await next_asked(comm, binary=True)
     assert message["code"] == "text_not_supported"
     await comm.disconnect()

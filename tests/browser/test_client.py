@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import threading
 
 import pytest
+import websockets.sync.client
 
-from tests.players import Player
+from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
 from tests.support import ROOT, Api
 
 pytestmark = pytest.mark.timeout(120)
@@ -95,22 +94,12 @@ def test_the_waiting_room_shows_a_friend_joining_by_code(stack_factory, browser)
     friend = Api(base)
     friend.post("/api/guest", {"name": "friend"})
     seat = friend.post("/api/join-by-code", {"code": code})
-    player = Player(friend.ws_url(), seat, base)
-
-    async def join_and_wait() -> None:
-        await player.connect()
-        reader = asyncio.create_task(player.run())
-        await asyncio.sleep(3)  # while the page looks
-        await player.ws.close()
-        await reader
-
-    thread = threading.Thread(target=lambda: asyncio.run(join_and_wait()))
-    thread.start()
-    page.wait_for_function(
-        "() => document.querySelector('#waiting-text').textContent.includes('friend')",
-        timeout=10_000,
-    )
-    text = page.text_content("#waiting-text")
-    thread.join(15)
+    subprotocols = [SUBPROTOCOL_JSON, TICKET_PREFIX + seat["ticket"]]
+    with websockets.sync.client.connect(friend.ws_url(), subprotocols=subprotocols, origin=base):
+        page.wait_for_function(
+            "() => document.querySelector('#waiting-text').textContent.includes('friend')",
+            timeout=10_000,
+        )
+        text = page.text_content("#waiting-text")
     assert "host (you), friend" in text and "free seat" in text, text
     assert not errors, errors

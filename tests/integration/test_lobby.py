@@ -42,6 +42,9 @@ async def test_the_waiting_room_lists_who_joined_and_counts_down_to_the_bots(sta
         await player.wait_until(player.playing, 30, "the bots to fill the seat and play")
         countdown = [m["bots_in"] for m in lobbies(player)]
         assert countdown == sorted(countdown, reverse=True), countdown
+    countdown = [m["bots_in"] for m in lobbies(alice)]  # alice waited about 3 s
+    assert len(set(countdown)) >= 2 and countdown[-1] <= 1.5, countdown
+    for player in (alice, bob):
         first_frame = next(i for i, m in enumerate(player.messages) if m["type"] == "frame")
         assert all(m["type"] != "lobby" for m in player.messages[first_frame:])
     for player in (alice, bob):

@@ -11,10 +11,7 @@ cycle rides straight into a wall, and a match down to one cycle is over.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import json
-import os
 import socket
 import struct
 import time
@@ -24,6 +21,7 @@ import psutil
 import pytest
 import websockets
 
+from bench.raw_websocket import upgrade_request, websocket_frames
 from tests.matches import (
     assert_steady,
     close_all,
@@ -83,19 +81,7 @@ class StalledClient:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RCVBUF)
         sock.setblocking(False)
         await loop.sock_connect(sock, ("127.0.0.1", port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (
-            "GET /ws/play/ HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\n"
-            "Upgrade: websocket\r\n"
-            "Connection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n"
-            f"Origin: {self.base}\r\n"
-            f"Sec-WebSocket-Protocol: gameserver.v1.json, ticket.{self.ticket}\r\n"
-            "\r\n"
-        )
-        await loop.sock_sendall(sock, request.encode())
+        await loop.sock_sendall(sock, upgrade_request(self.base, self.ticket))
         self.sock = sock
         deadline = time.monotonic() + 10
         while (end := self._unread().find(b"\r\n\r\n")) < 0:
@@ -138,32 +124,6 @@ class StalledClient:
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
-
-
-def websocket_frames(data: bytes) -> list[tuple[int, bytes]]:
-    """(opcode, payload) of the complete server frames (unmasked, unfragmented) in `data`."""
-    frames = []
-    at = 0
-    while at + 2 <= len(data):
-        first, second = data[at], data[at + 1]
-        assert first & 0x80, "a fragmented server message"
-        assert not second & 0x80, "a masked server frame"
-        length, at_payload = second & 0x7F, at + 2
-        if length == 126:
-            if at_payload + 2 > len(data):
-                break
-            (length,) = struct.unpack("!H", data[at_payload : at_payload + 2])
-            at_payload += 2
-        elif length == 127:
-            if at_payload + 8 > len(data):
-                break
-            (length,) = struct.unpack("!Q", data[at_payload : at_payload + 8])
-            at_payload += 8
-        if at_payload + length > len(data):
-            break
-        frames.append((first & 0x0F, data[at_payload : at_payload + length]))
-        at = at_payload + length
-    return frames
 
 
 def rss(pid: int) -> int:
@@ -292,8 +252,8 @@ class ThrottledSocket:
 
 
 class ThrottledPlayer(Player):
-    """Reads at 1/delay frames a second and acks the newest tick it has read every 200 ms,
-    frames or not, recording every ack it sends."""
+    """Reads at 1/delay frames a second (Player acks what it has read on a 250 ms timer,
+    frames or not), recording every ack it sends."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -307,13 +267,6 @@ class ThrottledPlayer(Player):
         if "ack" in message:
             self.acks.append((time.time() * 1000, message["ack"]))
         await super().send(message)
-
-    async def ack_timer(self) -> None:
-        while True:
-            await asyncio.sleep(0.2)
-            if self.frames:
-                with contextlib.suppress(websockets.ConnectionClosed):
-                    await self.send({"type": "ack", "ack": self.frames[-1][1]["tick"]})
 
     def acked_before(self, wall_ms: float) -> int:
         return max((tick for at, tick in self.acks if at < wall_ms), default=-1)
@@ -344,7 +297,7 @@ async def test_a_slow_reader_gets_no_deltas_while_behind_then_a_keyframe_that_ag
     carol = ThrottledPlayer(apis["carol"].ws_url(), seats["carol"], web)
     readers = [await start(alice), await start(carol)]
     carol.ws.delay = 0.2
-    tasks = [asyncio.create_task(steer(alice)), asyncio.create_task(carol.ack_timer())]
+    tasks = [asyncio.create_task(steer(alice))]
     try:
         await carol.wait_until(lambda: carol.frames, 30, "a first frame")
         await asyncio.sleep(6)  # her acks lag more each second: 20 ticks sent, 5 read
