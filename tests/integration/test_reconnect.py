@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from games.rules.lightcycles import MOVE_EVERY
 from tests.matches import (
     assert_steady,
     close_all,
@@ -214,6 +215,12 @@ async def test_a_second_socket_for_a_seat_replaces_the_first(request, stack_fact
         assert not shown, f"Alice saw Bob's seat disconnected at ticks {shown}"
 
         await stop_tasks(steering.pop())
+        # The last steering input may not have moved the cycle yet, and a turn back onto the
+        # way it came is refused: let it move first, so the turn below is always a real one.
+        stopped_at = second.model["tick"]
+        await second.wait_until(lambda: second.model["tick"] >= stopped_at + 2 * MOVE_EVERY, 2,
+                                "the cycle to move")  # fmt: skip
+        assert second.me()["alive"], "Bob's cycle crashed before the turn could be tested"
         heading = PERPENDICULAR[second.me()["dir"]]
         await second.send_input({"dir": heading})
         await alice.wait_until(
