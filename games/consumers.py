@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,9 +25,12 @@ from games.rules.base import Game, InvalidInput
 from games.security import OriginAllowList, origin_of
 from games.selectors import match_get, match_json, seat_holder
 from games.services import SEAT_GONE
+from games.supervise import FaultLog
 from games.tickets import ticket_redeem
 
 DROP_WINDOW_SECONDS = 5
+DEGRADED_EVERY = 2.0  # seconds between `degraded` warnings to one socket
+_auth_faults = FaultLog("game socket: joining a match", logging.getLogger(__name__))
 _socket_ids = itertools.count(1)
 
 
@@ -55,6 +59,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
     codec: protocol.Codec = protocol.CODECS[protocol.SUBPROTOCOL_JSON]
     address: str | None = None  # counted against the per-address socket cap until closed
     warned_at = 0.0
+    degraded_at = -DEGRADED_EVERY
     closing = False  # we sent a close: ignore what the client still had in flight
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -143,6 +148,21 @@ class PlayConsumer(AsyncWebsocketConsumer):
             )
 
     async def authenticate(self, token: str) -> None:
+        """Redeem the ticket and join the match; while Redis or the database is away, the
+        client is told to try again (1013) instead of the socket failing with 1011."""
+        try:
+            await self._authenticate(token)
+        except Exception as error:
+            _auth_faults.failed(error)
+            await self.reject(
+                protocol.CLOSE_TRY_AGAIN,
+                "unavailable",
+                "the game service is recovering from a fault: reconnect in a few seconds",
+            )
+        else:
+            _auth_faults.succeeded()
+
+    async def _authenticate(self, token: str) -> None:
         ticket = await ticket_redeem(token)
         if ticket is None:
             await self.reject(
@@ -228,7 +248,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 self.game.parse_input(message.data)
             except InvalidInput as error:
                 raise ProtocolError("bad_input", str(error)) from None
-            self.hub.queue_input(self, message.data)
+            if not self.hub.queue_input(self, message.data):
+                await self.warn_degraded()
         elif isinstance(message, Ack):
             self.acked(message.ack)
         elif isinstance(message, Ping):
@@ -236,6 +257,19 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.send_message(pong)
         else:
             raise ProtocolError("already_authenticated", "this socket is already authenticated")
+
+    async def warn_degraded(self) -> None:
+        """An input that cannot reach the engine (Redis away, owner changing): say so, at
+        most every DEGRADED_EVERY seconds, instead of dropping it silently."""
+        now = time.monotonic()
+        if now - self.degraded_at < DEGRADED_EVERY or self.closing:
+            return
+        self.degraded_at = now
+        with contextlib.suppress(Exception):  # the socket may be closed under us already
+            await self.send_message(
+                {"type": "error", "code": "degraded",
+                 "message": "your inputs cannot reach the game right now; it is recovering"}
+            )  # fmt: skip
 
     def acked(self, tick: int) -> None:
         if tick > self.ack:

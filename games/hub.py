@@ -3,6 +3,11 @@
 It asks the owner of each match that has local players to send it that match's frames, gets
 one channel-layer message per engine tick carrying all of them, and writes each frame (encoded
 once by the engine) straight to the local sockets. Inputs go the other way, batched per owner.
+
+It heals by itself: a heartbeat tells each owner every HUB_HEARTBEAT which sockets it has (so
+engines notice a dead web process, and a join or drop lost while Redis was away is put
+right); matches whose owner is unknown are looked up again, and when the database says such
+a match is over, its sockets are told so (docs/RELIABILITY.md).
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from games import protocol
+from games.selectors import match_endings
 from games.store import get_store
+from games.supervise import FaultLog, supervise
 
 if TYPE_CHECKING:
     from games.consumers import PlayConsumer
@@ -27,7 +35,6 @@ log = logging.getLogger(__name__)
 
 INPUT_FLUSH_SECONDS = 0.005  # inputs arriving within this window share one message
 OWNER_POLL_SECONDS = 0.1
-WATCH_REFRESH_SECONDS = 5
 LIVENESS_SECONDS = 1  # how often sockets are checked for silence and for lagging too long
 
 
@@ -38,32 +45,36 @@ class FrameHub:
         self.channel = ""
         self.sockets: dict[str, set[PlayConsumer]] = defaultdict(set)
         self.watching: dict[str, str] = {}  # match -> the owner we asked for its frames
-        self.pending_inputs: dict[str, list[list[Any]]] = defaultdict(list)
+        self.tokens: dict[str, int] = {}  # match -> the newest owner's fencing token seen
+        self.pending_inputs: dict[str, list[tuple[PlayConsumer, protocol.InputItem]]] = defaultdict(
+            list
+        )
         self._flush_scheduled = False
         self._tasks: list[asyncio.Task] = []
-        self._closing: set[asyncio.Task] = set()  # sockets being closed, each in its own task
+        self._background: set[asyncio.Task] = set()  # socket closes, input sends
+        self._faults: dict[str, FaultLog] = {}
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("hub.")
         await self.layer.group_add(protocol.HUBS_GROUP, self.channel)
-        for job in (self._receive_loop, self._refresh_loop, self._liveness_loop):
-            self._tasks.append(asyncio.create_task(job(), name=f"frame-hub:{job.__name__}"))
+        heartbeat = settings.GAMESERVER["HUB_HEARTBEAT"]
+        loops = {
+            "receive": (self._receive_one, 1.0),
+            "heartbeat": (self._heartbeat_pass, heartbeat),
+            "liveness": (self._liveness_pass, 5.0),
+        }
+        for what, (one_pass, backoff) in loops.items():
+            self._tasks.append(supervise(f"frame hub: {what} loop", one_pass, max_backoff=backoff))
 
     def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
 
-    async def _refresh_loop(self) -> None:
-        """Tell each owner, in one message, every match we still want: engines forget hubs
-        that go quiet, so a dead web process is not sent frames until its matches end."""
-        while True:
-            await asyncio.sleep(WATCH_REFRESH_SECONDS)
-            by_owner: dict[str, list[str]] = defaultdict(list)
-            for match_id, owner in self.watching.items():
-                by_owner[owner].append(match_id)
-            for owner, matches in by_owner.items():
-                watch = {"type": protocol.ENGINE_WATCH, "matches": matches, "hub": self.channel}
-                await self.layer.send(owner, watch)
+    def _fault(self, what: str) -> FaultLog:
+        return self._faults.setdefault(what, FaultLog(f"frame hub: {what}", log))
+
+    async def _send(self, channel: str, message: protocol.LayerMessage) -> None:
+        await self.layer.send(channel, protocol.pack(message))
 
     # Sockets come and go
     async def attach(self, consumer: PlayConsumer) -> bool:
@@ -75,24 +86,31 @@ class FrameHub:
             self._discard(consumer)
             return False
         await self._watch(match_id, owner)
-        await self.layer.send(owner, self._join_message(consumer))
+        await self._send(owner, self._join_message(consumer))
         return True
 
     async def detach(self, consumer: PlayConsumer) -> None:
+        """Forget a socket, and tell its match's owner. The bookkeeping is done before the
+        first await: several sockets of one match may detach at once (its `over`)."""
         match_id = consumer.match_id
         if consumer not in self.sockets.get(match_id, ()):
             return
         self._discard(consumer)
         owner = self.watching.get(match_id)
+        last = match_id not in self.sockets
+        if last:
+            self.watching.pop(match_id, None)
+            self.tokens.pop(match_id, None)
         if owner is None:
             return
-        drop = {"type": protocol.ENGINE_DROP, "match": match_id, "seat": consumer.seat,
-                "hub": self.channel, "socket": consumer.socket_id}  # fmt: skip
-        await self.layer.send(owner, drop)
-        if match_id not in self.sockets:
-            del self.watching[match_id]
-            unwatch = {"type": protocol.ENGINE_UNWATCH, "match": match_id, "hub": self.channel}
-            await self.layer.send(owner, unwatch)
+        drop = protocol.EngineDrop(hub=self.channel, socket=consumer.socket_id, match=match_id,
+                                   seat=consumer.seat)  # fmt: skip
+        try:
+            await self._send(owner, drop)
+            if last:
+                await self._send(owner, protocol.EngineUnwatch(hub=self.channel, match=match_id))
+        except Exception as error:  # Redis away: the heartbeat puts the engine right later
+            self._fault("telling an engine a socket left").failed(error)
 
     def _discard(self, consumer: PlayConsumer) -> None:
         sockets = self.sockets.get(consumer.match_id)
@@ -101,15 +119,10 @@ class FrameHub:
             if not sockets:
                 del self.sockets[consumer.match_id]
 
-    def _join_message(self, consumer: PlayConsumer) -> dict[str, Any]:
-        return {
-            "type": protocol.ENGINE_JOIN,
-            "match": consumer.match_id,
-            "seat": consumer.seat,
-            "hub": self.channel,
-            "socket": consumer.socket_id,
-            "name": consumer.name,
-        }
+    def _join_message(self, consumer: PlayConsumer) -> protocol.EngineJoin:
+        return protocol.EngineJoin(hub=self.channel, socket=consumer.socket_id,
+                                   match=consumer.match_id, seat=consumer.seat,
+                                   name=consumer.name)  # fmt: skip
 
     async def _owner(self, match_id: str) -> str | None:
         """The owner's channel; a new match may wait a moment in the queue for an engine."""
@@ -126,44 +139,63 @@ class FrameHub:
     async def _watch(self, match_id: str, owner: str) -> None:
         if self.watching.get(match_id) != owner:
             self.watching[match_id] = owner
-            watch = {"type": protocol.ENGINE_WATCH, "matches": [match_id], "hub": self.channel}
-            await self.layer.send(owner, watch)
+            sent = [c.sent_tick for c in self.sockets.get(match_id, ())]
+            resume = {match_id: max(sent)} if sent and max(sent) >= 0 else {}
+            watch = protocol.EngineWatch(hub=self.channel, matches=[match_id], resume=resume)
+            await self._send(owner, watch)
 
     # Inputs, batched per owner
-    def queue_input(self, consumer: PlayConsumer, data: dict[str, Any]) -> None:
+    def queue_input(self, consumer: PlayConsumer, data: dict[str, Any]) -> bool:
+        """False when no engine can be reached for the match (the player is told)."""
         owner = self.watching.get(consumer.match_id)
         if owner is None:
-            return
-        self.pending_inputs[owner].append([consumer.match_id, consumer.seat, data])
+            return False
+        item = protocol.InputItem(match=consumer.match_id, seat=consumer.seat, data=data)
+        self.pending_inputs[owner].append((consumer, item))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(INPUT_FLUSH_SECONDS, self._flush_inputs)
+        return True
 
     def _flush_inputs(self) -> None:
         self._flush_scheduled = False
         pending, self.pending_inputs = self.pending_inputs, defaultdict(list)
-        for owner, items in pending.items():
-            message = {"type": protocol.ENGINE_INPUTS, "items": items}
-            asyncio.create_task(self.layer.send(owner, message))
+        for owner, batch in pending.items():
+            self._in_background(self._send_inputs(owner, batch))
+
+    async def _send_inputs(
+        self, owner: str, batch: list[tuple[PlayConsumer, protocol.InputItem]]
+    ) -> None:
+        try:
+            await self._send(owner, protocol.EngineInputs(items=[item for _, item in batch]))
+        except Exception as error:
+            self._fault("sending inputs").failed(error)
+            for consumer in {consumer for consumer, _ in batch}:
+                await consumer.warn_degraded()
 
     # Messages from engines
-    async def _receive_loop(self) -> None:
-        while True:
-            message = await self.layer.receive(self.channel)
-            try:
-                if message["type"] == protocol.HUB_FRAMES:
-                    await self.hub_frames(message)
-                elif message["type"] == protocol.HUB_OWNER:
-                    await self.hub_owner(message)
-                elif message["type"] == protocol.HUB_KICK:
-                    self.hub_kick(message)
-                elif message["type"] == protocol.HUB_LOBBY:
-                    await self.hub_lobby(message)
-            except Exception:
-                log.exception("frame hub: handling %s failed", message.get("type"))
+    async def _receive_one(self) -> None:
+        raw = await self.layer.receive(self.channel)
+        try:
+            message = protocol.unpack_hub(raw)
+            if isinstance(message, protocol.HubFrames):
+                await self.hub_frames(message)
+            elif isinstance(message, protocol.HubOwner):
+                await self.hub_owner(message)
+            elif isinstance(message, protocol.HubKick):
+                self.hub_kick(message)
+            else:
+                await self.hub_lobby(message)
+        except Exception as error:  # one bad message must not hold up the frames behind it
+            self._fault(f"handling {raw.get('type')!r}").failed(error)
 
-    async def hub_frames(self, message: dict[str, Any]) -> None:
+    async def hub_frames(self, message: protocol.HubFrames) -> None:
         """Write each frame to the match's local sockets, except to those too far behind.
+
+        Fencing: a frame whose owner's token is older than the newest seen for its match is
+        from an engine that lost the match (paused, cut off) and is dropped; a newer token is a
+        new owner, whose state line starts at its next keyframe. No socket is ever sent a tick
+        it has already passed.
 
         Flow control by ack (docs/PROTOCOL.md): a socket whose ack trails the newest tick by
         more than its lag allowance, or whose server-side write buffer is full, gets nothing
@@ -172,14 +204,23 @@ class FrameHub:
         reader never makes this loop wait.
         """
         now = time.monotonic()
-        for match_id, tick, key, text, binary, over, over_binary in message["frames"]:
-            sockets = self.sockets.get(match_id)
+        for entry in message.frames:
+            sockets = self.sockets.get(entry.match)
             if not sockets:
                 continue
-            as_text = {"type": "websocket.send", "text": text}
-            as_bytes = {"type": "websocket.send", "bytes": binary}
+            newest = self.tokens.get(entry.match, 0)
+            if entry.token < newest:
+                continue
+            if entry.token > newest:
+                self.tokens[entry.match] = entry.token
+                if newest:
+                    for consumer in sockets:
+                        consumer.synced = False
+            tick = entry.tick
+            as_text = {"type": "websocket.send", "text": entry.text}
+            as_bytes = {"type": "websocket.send", "bytes": entry.binary}
             for consumer in list(sockets):
-                if consumer.behind_since:
+                if consumer.behind_since or tick <= consumer.sent_tick:
                     continue
                 if consumer.write_blocked():
                     consumer.fall_behind(now)
@@ -188,7 +229,7 @@ class FrameHub:
                     if tick - consumer.ack > consumer.lag_ticks:
                         consumer.fall_behind(now)
                         continue
-                elif key:
+                elif entry.key:
                     consumer.synced = True
                     consumer.ack = max(consumer.ack, tick)  # its acks are due from here on
                 else:
@@ -198,18 +239,20 @@ class FrameHub:
                     await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
                 except Exception:  # closed under us (daphne raises): its disconnect detaches it
                     continue
-            if over is not None:
-                for consumer in list(sockets):  # never dropped, also not for a lagging socket
-                    self._close_in_background(
-                        consumer.match_over(over_binary if consumer.codec.binary else over)
-                    )
+            if entry.over is not None:
+                self._end(entry.match, entry.over, entry.over_binary)
             await asyncio.sleep(0)  # let other work in between matches' fan-outs
 
-    async def hub_lobby(self, message: dict[str, Any]) -> None:
+    def _end(self, match_id: str, over: str, over_binary: bytes | None) -> None:
+        """The final message goes to every socket, also to a lagging one."""
+        for consumer in list(self.sockets.get(match_id, ())):
+            self._in_background(consumer.match_over(over_binary if consumer.codec.binary else over))
+
+    async def hub_lobby(self, message: protocol.HubLobby) -> None:
         """Who is in a waiting match: at most once a second, so it skips a full buffer."""
-        as_text = {"type": "websocket.send", "text": message["text"]}
-        as_bytes = {"type": "websocket.send", "bytes": message["binary"]}
-        for consumer in list(self.sockets.get(message["match"], ())):
+        as_text = {"type": "websocket.send", "text": message.text}
+        as_bytes = {"type": "websocket.send", "bytes": message.binary}
+        for consumer in list(self.sockets.get(message.match, ())):
             if consumer.closing or consumer.write_blocked():
                 continue
             try:
@@ -217,54 +260,89 @@ class FrameHub:
             except Exception:  # closed under us: its disconnect detaches it
                 continue
 
-    def hub_kick(self, message: dict[str, Any]) -> None:
+    def hub_kick(self, message: protocol.HubKick) -> None:
         """The engine closes a socket: its seat was taken by a newer one, or is gone."""
-        for consumer in self.sockets.get(message["match"], ()):
-            if consumer.socket_id == message["socket"]:
-                self._close_in_background(
-                    consumer.kick(message["close"], message["code"], message["message"])
-                )
+        for consumer in self.sockets.get(message.match, ()):
+            if consumer.socket_id == message.socket:
+                self._in_background(consumer.kick(message.close, message.code, message.message))
                 return
 
-    async def _liveness_loop(self) -> None:
-        """Close sockets that went silent (a peer gone without a TCP close) or that stay
-        behind; a socket that caught up meanwhile with a full buffer is let back in here."""
-        while True:
-            await asyncio.sleep(LIVENESS_SECONDS)
-            now = time.monotonic()
-            for sockets in list(self.sockets.values()):
-                for consumer in list(sockets):
-                    reason = _overdue(consumer, now)
-                    if reason is not None:
-                        close = consumer.kick(protocol.CLOSE_SLOW_CONSUMER, *reason)
-                        self._close_in_background(close)
-                    elif consumer.behind_since:
-                        consumer.maybe_catch_up()
-
-    def _close_in_background(self, closing: Any) -> None:
-        """Closing waits for the socket's buffer; a stalled one must not hold up the others."""
-        task = asyncio.create_task(closing)
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def hub_owner(self, message: dict[str, Any]) -> None:
-        """A new owner announced itself (or a stale one refused us): re-register our players."""
-        match_id, owner = message["match"], message["owner"]
+    async def hub_owner(self, message: protocol.HubOwner) -> None:
+        """A new owner announced itself (re-register our sockets with it), or a stale one
+        refused us (owner None: the heartbeat looks the owner up again). The same owner again
+        re-asserted its lease after a Redis fault: it still knows our sockets."""
+        match_id, owner = message.match, message.owner
         if match_id not in self.sockets:
             return
         if owner is None:
-            if self.watching.get(match_id) is None:
-                return
-            del self.watching[match_id]
-            owner = await self._owner(match_id)
-            if owner is None:
-                return
-        elif self.watching.get(match_id) == owner:
-            return
+            self.watching.pop(match_id, None)
+        elif self.watching.get(match_id) != owner:
+            await self._adopt(match_id, owner)
+
+    async def _adopt(self, match_id: str, owner: str) -> None:
         self.watching.pop(match_id, None)
         await self._watch(match_id, owner)
         for consumer in list(self.sockets.get(match_id, ())):
-            await self.layer.send(owner, self._join_message(consumer))
+            if not consumer.closing:
+                await self._send(owner, self._join_message(consumer))
+
+    # Loops
+    async def _heartbeat_pass(self) -> None:
+        """Tell each owner, in one message, our sockets of every match we watch; then look
+        for owners of matches that have none."""
+        await asyncio.sleep(settings.GAMESERVER["HUB_HEARTBEAT"])
+        by_owner: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+        for match_id, owner in list(self.watching.items()):
+            sockets = self.sockets.get(match_id, ())
+            by_owner[owner][match_id] = {c.socket_id: c.seat for c in sockets if not c.closing}
+        for owner, matches in by_owner.items():
+            await self._send(owner, protocol.EngineHeartbeat(hub=self.channel, matches=matches))
+        await self._find_owners()
+
+    async def _find_owners(self) -> None:
+        """Matches with local sockets and no known owner: watch the owner if there is one
+        now; tell the sockets if the database says the match is over."""
+        orphans = [m for m in self.sockets if m not in self.watching]
+        if not orphans:
+            return
+        owners = await self.store.owners_of(orphans)
+        for match_id, owner in owners.items():
+            if owner is not None and match_id in self.sockets and match_id not in self.watching:
+                await self._adopt(match_id, owner)
+        lost = [m for m, owner in owners.items() if owner is None]
+        if lost:
+            for match_id, result in (await database_sync_to_async(match_endings)(lost)).items():
+                self._tell_ended(match_id, result)
+
+    def _tell_ended(self, match_id: str, result: dict[str, Any] | None) -> None:
+        if result is not None and result.get("reason") != "lost":
+            over = {"type": "over", "result": result}
+            self._end(match_id, protocol.encode(over), protocol.encode_msgpack(over))
+            return
+        for consumer in list(self.sockets.get(match_id, ())):
+            self._in_background(consumer.kick(
+                protocol.CLOSE_MATCH_GONE, "match_lost",
+                "this match was lost with its engine: start a new one",
+            ))  # fmt: skip
+
+    async def _liveness_pass(self) -> None:
+        """Close sockets that went silent (a peer gone without a TCP close) or that stay
+        behind; a socket that caught up meanwhile with a full buffer is let back in here."""
+        await asyncio.sleep(LIVENESS_SECONDS)
+        now = time.monotonic()
+        for sockets in list(self.sockets.values()):
+            for consumer in list(sockets):
+                reason = _overdue(consumer, now)
+                if reason is not None:
+                    self._in_background(consumer.kick(protocol.CLOSE_SLOW_CONSUMER, *reason))
+                elif consumer.behind_since:
+                    consumer.maybe_catch_up()
+
+    def _in_background(self, work: Any) -> None:
+        """Closing waits for the socket's buffer; a stalled one must not hold up the others."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
 
 def _overdue(consumer: PlayConsumer, now: float) -> tuple[str, str] | None:

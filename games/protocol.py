@@ -1,5 +1,5 @@
-"""The wire: client message schema, server message encoding, close codes, and the type strings
-of every channel-layer message. docs/PROTOCOL.md describes this module."""
+"""The wire: client message schema, server message encoding, close codes, and the typed
+channel-layer messages between hubs and engines. docs/PROTOCOL.md describes this module."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ TICKET_PREFIX = "ticket."
 # Close codes (docs/PROTOCOL.md says what a client should do on each).
 CLOSE_MATCH_OVER = 1000
 CLOSE_GOING_AWAY = 1001
+CLOSE_SERVICE_RESTART = 1012  # what uvicorn sends its sockets when it shuts down
 CLOSE_SERVER_ERROR = 1011
 CLOSE_TRY_AGAIN = 1013
 CLOSE_BAD_INPUT = 4400
@@ -26,17 +27,8 @@ CLOSE_REPLACED = 4409
 CLOSE_SEAT_GONE = 4410
 CLOSE_RATE_LIMITED = 4429
 
-# Channel-layer message types; each names its handler ("engine.join" -> engine_join).
-ENGINE_WATCH = "engine.watch"  # hub -> engine: send me these matches' frames (and: I'm alive)
-ENGINE_UNWATCH = "engine.unwatch"  # hub -> engine: my last local player of it left
-ENGINE_JOIN = "engine.join"  # hub -> engine: a player's socket is here
-ENGINE_DROP = "engine.drop"  # hub -> engine: that socket is gone (the seat's grace starts)
-ENGINE_INPUTS = "engine.inputs"  # hub -> engine: inputs of one flush, in arrival order
-HUB_FRAMES = "hub.frames"  # engine -> hub: this tick's frames of the matches it asked for
-HUB_OWNER = "hub.owner"  # engine -> all hubs: I now own this match, re-register
-HUB_KICK = "hub.kick"  # engine -> hub: close that socket (replaced, or its seat is gone)
-HUB_LOBBY = "hub.lobby"  # engine -> hub: who is in a match that waits for players
-HUBS_GROUP = "gameserver.hubs"
+HUBS_GROUP = "gameserver.hubs"  # every web process's hub: a new owner announces itself here
+ENGINES_GROUP = "gameserver.engines"  # every engine: matches released on shutdown
 
 MAX_INT = 2**31 - 1
 
@@ -153,6 +145,148 @@ CODECS = {
 def choose_codec(offered: list[str]) -> Codec | None:
     """The first sub-protocol the client offered that we speak, in the client's order."""
     return next((CODECS[name] for name in offered if name in CODECS), None)
+
+
+# Channel-layer messages between hubs and engines: one typed struct per message type, sent as
+# {"type": tag, "body": msgpack bytes} so that a field added on one side is checked on the
+# other (a malformed message fails to decode instead of failing deep in a handler).
+class LayerMessage(msgspec.Struct, tag_field="type", frozen=True):
+    pass
+
+
+class EngineWatch(LayerMessage, tag="engine.watch"):
+    """hub -> engine: send me these matches' frames. `resume`: per match, the newest tick
+    this hub's sockets already have, so a new owner sends a keyframe past it."""
+
+    hub: str
+    matches: list[str]
+    resume: dict[str, int] = {}
+
+
+class EngineHeartbeat(LayerMessage, tag="engine.heartbeat"):
+    """hub -> engine, every HUB_HEARTBEAT: I am alive, and these are my sockets (socket id ->
+    seat) of each match I watch, so that a join or drop lost while Redis was away is put
+    right."""
+
+    hub: str
+    matches: dict[str, dict[str, int]]
+
+
+class EngineUnwatch(LayerMessage, tag="engine.unwatch"):
+    """hub -> engine: my last local player of this match left."""
+
+    hub: str
+    match: str
+
+
+class EngineJoin(LayerMessage, tag="engine.join"):
+    """hub -> engine: a player's socket is here."""
+
+    hub: str
+    socket: str
+    match: str
+    seat: int
+    name: str = ""
+
+
+class EngineDrop(LayerMessage, tag="engine.drop"):
+    """hub -> engine: that socket is gone (the seat's grace starts)."""
+
+    hub: str
+    socket: str
+    match: str
+    seat: int
+
+
+class InputItem(msgspec.Struct, array_like=True, frozen=True):
+    match: str
+    seat: int
+    data: Any
+
+
+class EngineInputs(LayerMessage, tag="engine.inputs"):
+    """hub -> engine: the inputs of one flush, in arrival order."""
+
+    items: list[InputItem]
+
+
+class EngineReleased(LayerMessage, tag="engine.released"):
+    """engine -> all engines: I let these matches go (shutdown); claim them now."""
+
+    engine: str
+    matches: list[str]
+
+
+class FrameEntry(msgspec.Struct, array_like=True, frozen=True):
+    """One match's frame of one tick, encoded once per sub-protocol; `token` is the fencing
+    token of the owner's lease, so a hub can drop a frame from an engine that lost it."""
+
+    match: str
+    token: int
+    tick: int
+    key: bool
+    text: str
+    binary: bytes
+    over: str | None = None
+    over_binary: bytes | None = None
+
+
+class HubFrames(LayerMessage, tag="hub.frames"):
+    """engine -> hub: this tick's frames of the matches the hub asked for."""
+
+    frames: list[FrameEntry]
+
+
+class HubOwner(LayerMessage, tag="hub.owner"):
+    """engine -> hubs: I own this match now (re-register), or, with owner None, I do not
+    (look the owner up again)."""
+
+    match: str
+    owner: str | None
+    token: int = 0
+
+
+class HubKick(LayerMessage, tag="hub.kick"):
+    """engine -> hub: close that socket (replaced, or its seat is gone)."""
+
+    match: str
+    socket: str
+    close: int
+    code: str
+    message: str
+
+
+class HubLobby(LayerMessage, tag="hub.lobby"):
+    """engine -> hub: who is in a match that waits for players."""
+
+    match: str
+    text: str
+    binary: bytes
+
+
+EngineMessage = (
+    EngineWatch | EngineHeartbeat | EngineUnwatch | EngineJoin | EngineDrop | EngineInputs
+    | EngineReleased
+)  # fmt: skip
+HubMessage = HubFrames | HubOwner | HubKick | HubLobby
+_layer_encoder = msgspec.msgpack.Encoder()
+_engine_decoder = msgspec.msgpack.Decoder(EngineMessage)
+_hub_decoder = msgspec.msgpack.Decoder(HubMessage)
+
+
+def pack(message: LayerMessage) -> dict[str, Any]:
+    """The channel-layer form of a message."""
+    return {"type": message.__struct_config__.tag, "body": _layer_encoder.encode(message)}
+
+
+def unpack_engine(raw: dict[str, Any]) -> EngineMessage:
+    """A message for an engine; raises msgspec.ValidationError/DecodeError if malformed."""
+    return _engine_decoder.decode(raw["body"])
+
+
+def unpack_hub(raw: dict[str, Any]) -> HubMessage:
+    """A message for a hub; raises msgspec.ValidationError/DecodeError if malformed."""
+    return _hub_decoder.decode(raw["body"])
 
 
 def now_ms() -> float:

@@ -36,6 +36,19 @@ def seat_holder(*, match_id: str, seat: int) -> tuple[int, bool] | None:
     return None if row is None else (row[0], row[1] is not None)
 
 
+def match_endings(match_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Of these matches, those that are over (or gone from the database): their result, None
+    when there is none (abandoned, deleted)."""
+    rows = dict(Match.objects.filter(public_id__in=match_ids).values_list("public_id", "status"))
+    results = dict(Match.objects.filter(public_id__in=match_ids).values_list("public_id", "result"))
+    ended = (Match.Status.FINISHED, Match.Status.ABANDONED)
+    return {
+        m: results.get(m) if rows.get(m) == Match.Status.FINISHED else None
+        for m in match_ids
+        if m not in rows or rows[m] in ended
+    }
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 

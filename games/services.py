@@ -16,7 +16,7 @@ from games.models import Match, Participant, new_join_code
 from games.rules import get_game
 from games.rules.base import Result, Seat
 from games.selectors import match_roster
-from games.store import get_store
+from games.store import StoreUnavailable, get_store
 
 NAME_MAX = 24
 BOT_NAMES = ["Ada", "Bit", "Cog", "Dot", "Eon", "Fox", "Gnu", "Hex"]
@@ -86,15 +86,25 @@ def match_create(*, game: str, private: bool, seats: int | None, user: AbstractB
                 )
                 _take_seat(match, user)
                 # Engines claim new matches from the queue; only once the row is visible.
-                transaction.on_commit(partial(get_store().enqueue_match, match.public_id))
+                transaction.on_commit(partial(_enqueue_or_undo, match.public_id))
                 return match
         except IntegrityError:
             continue  # join code collision; draw another
     raise ServiceError("busy", "could not allocate a join code, try again", status=503)
 
 
+def _enqueue_or_undo(match_id: str) -> None:
+    """A match no engine will ever claim must not stay behind: Redis away means no match."""
+    try:
+        get_store().enqueue_match(match_id)
+    except StoreUnavailable:
+        Match.objects.filter(public_id=match_id).delete()
+        raise
+
+
 def match_join(*, match_id: str, user: AbstractBaseUser) -> tuple[Match, Participant]:
-    """Give `user` a seat, or the seat they already hold."""
+    """Give `user` a seat, or the seat they already hold. A new seat is marked `is_new`, so
+    that it can be given back if the ticket for it cannot be issued (seat_undo)."""
     with transaction.atomic():
         match = Match.objects.select_for_update().filter(public_id=match_id).first()
         if match is None:
@@ -105,7 +115,22 @@ def match_join(*, match_id: str, user: AbstractBaseUser) -> tuple[Match, Partici
             return match, existing
         if match.status != Match.Status.WAITING:
             raise ServiceError("match_started", "that match has already started", status=409)
+        if not get_store().served([match.public_id]):
+            raise ServiceError(
+                "unavailable", "no engine runs that match right now: try again shortly", 503
+            )
         return match, _take_seat(match, user)
+
+
+def seat_undo(*, participant: Participant) -> None:
+    """Give back a seat taken in this request (its ticket could not be issued), and the
+    match too if nobody else sits in it yet."""
+    with transaction.atomic():
+        match_id = participant.match_id
+        participant.delete()
+        Match.objects.filter(
+            pk=match_id, status=Match.Status.WAITING, participants__isnull=True
+        ).delete()
 
 
 def seat_check_return(match: Match, participant: Participant) -> None:
@@ -133,9 +158,13 @@ def match_quickplay(*, game: str, user: AbstractBaseUser) -> tuple[Match, Partic
     """
     with transaction.atomic():
         _lock_matchmaking(game)
-        for match in Match.objects.filter(
+        candidates = Match.objects.filter(
             game=game, private=False, status=Match.Status.WAITING
-        ).order_by("created_at")[:20]:
+        ).order_by("created_at")[:20]
+        served = get_store().served([m.public_id for m in candidates])  # never an orphan
+        for match in candidates:
+            if match.public_id not in served:
+                continue
             try:
                 return match_join(match_id=match.public_id, user=user)
             except ServiceError as error:
@@ -158,9 +187,11 @@ def _take_seat(match: Match, user: AbstractBaseUser) -> Participant:
     free = [seat for seat in range(match.seats) if seat not in taken]
     if not free:
         raise ServiceError("match_full", "that match has no free seat", status=409)
-    return Participant.objects.create(
+    participant = Participant.objects.create(
         match=match, user=user, seat=free[0], display_name=display_name_of(user)[:32]
     )
+    participant.is_new = True
+    return participant
 
 
 def match_start(*, match_id: str) -> list[Seat] | None:
@@ -201,6 +232,17 @@ def match_abandon(*, match_id: str) -> bool:
         Match.objects.filter(
             public_id=match_id, status__in=[Match.Status.WAITING, Match.Status.RUNNING]
         ).update(status=Match.Status.ABANDONED, ended_at=timezone.now())
+    )
+
+
+def match_lose(*, match_id: str, why: str) -> bool:
+    """A match nobody can run any more (its engine and its checkpoint are gone): abandoned,
+    with a result that says so, once."""
+    result = {"winner": None, "reason": "lost", "detail": why, "standings": []}
+    return bool(
+        Match.objects.filter(
+            public_id=match_id, status__in=[Match.Status.WAITING, Match.Status.RUNNING]
+        ).update(status=Match.Status.ABANDONED, ended_at=timezone.now(), result=result)
     )
 
 

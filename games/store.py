@@ -2,8 +2,14 @@
 
 Redis when REDIS_URL is set, so that any web process can redeem a ticket another issued and
 exactly one engine host owns a match. Without it an in-process store with the same methods
-serves the embedded single-process mode. Views are synchronous, so the two calls they make
-(issue a ticket, queue a match) are synchronous; everything else is async for the event loop.
+serves the embedded single-process mode. Views are synchronous, so the calls they make (issue
+a ticket, queue a match, is a match served) are synchronous and raise StoreUnavailable when
+Redis does not answer (the API turns it into 503); everything else is async for the event
+loop, and its callers retry (games/supervise.py).
+
+Redis may lose everything at any time (a restart without persistence): the database says
+which matches exist, engines re-assert the leases of the matches they run, and the reconciler
+re-queues what nobody owns (docs/RELIABILITY.md).
 """
 
 from __future__ import annotations
@@ -16,21 +22,53 @@ from functools import lru_cache
 
 from django.conf import settings
 
+from games import redis_client
+
 # Both scripts check the lease value, so a host that lost its lease (a "zombie") cannot renew
 # it or overwrite the new owner's checkpoint: the value holds the fencing token.
 # One call per second renews every lease an engine holds, one call per tick saves every
 # checkpoint due: an engine with 150 matches makes a few Redis calls a second, not hundreds.
+# A fencing token only grows, also across a Redis that lost its data: it is at least the
+# acquiring engine's clock in milliseconds (engines' clocks agree to well within a lease).
+ACQUIRE_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return false
+end
+local token = redis.call('INCR', KEYS[2])
+local floor = tonumber(ARGV[3])
+if token < floor then
+  token = floor
+  redis.call('SET', KEYS[2], token)
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+local value = ARGV[1] .. ' ' .. token
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return value
+"""
+# Per lease: 1 renewed, 0 gone (expired, or Redis lost it), -1 another engine holds it.
 RENEW_LUA = """
 local renewed = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[i + 1] then
+  local value = redis.call('GET', key)
+  if value == ARGV[i + 1] then
     redis.call('PEXPIRE', key, ARGV[1])
     renewed[i] = 1
+  elseif value then
+    renewed[i] = -1
   else
     renewed[i] = 0
   end
 end
 return renewed
+"""
+# A short lock: taken when free, kept (renewed) by its holder.
+HOLD_LUA = """
+local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] or not value then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
 """
 FENCED_SET_LUA = """
 local saved = {}
@@ -51,17 +89,36 @@ end
 return 0
 """
 CHECKPOINT_TTL_MS = 3600 * 1000
+FENCE_TTL_MS = 86400 * 1000  # the clock floor keeps tokens growing after a fence expires
+
+
+class StoreUnavailable(Exception):
+    """Redis does not answer; the message says what to do."""
+
+
+class LeaseRenewal:
+    """What a renewal found: leases kept, gone (re-assert them), or taken by another engine."""
+
+    def __init__(self, gone: set[str] | None = None, taken: set[str] | None = None):
+        self.gone = gone or set()
+        self.taken = taken or set()
+
+
+def lease_token(lease: str) -> int:
+    """The fencing token in a lease value ("<owner channel> <token>")."""
+    return int(lease.rsplit(" ", 1)[1])
+
+
+def _clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class RedisStore:
-    def __init__(self, url: str, prefix: str):
-        import redis
-        import redis.asyncio
-
+    def __init__(self, url: str, prefix: str, timeout: float):
         self.url = url
         self.prefix = prefix
-        self._sync = redis.Redis.from_url(url)
-        self._async_module = redis.asyncio
+        self.timeout = timeout
+        self._sync = redis_client.sync_client(url, timeout=timeout)
         self._async = None
         self._async_loop = None
 
@@ -70,46 +127,86 @@ class RedisStore:
         # A redis.asyncio client is bound to the loop it first ran on.
         loop = asyncio.get_running_loop()
         if self._async is None or self._async_loop is not loop:
-            self._async = self._async_module.Redis.from_url(self.url)
+            self._async = redis_client.async_client(self.url, timeout=self.timeout)
             self._async_loop = loop
         return self._async
 
+    def _call(self, what: str, call, *args, **kwargs):
+        """A synchronous call for a view: a Redis fault becomes StoreUnavailable."""
+        import redis
+
+        try:
+            return call(*args, **kwargs)
+        except redis.RedisError as error:
+            raise StoreUnavailable(
+                f"Redis ({redis_client.display(self.url)}) did not answer while trying to {what}: "
+                f"{type(error).__name__}"
+            ) from error
+
     def ping(self) -> None:
-        self._sync.ping()
+        self._call("ping", self._sync.ping)
 
     # Tickets
     def issue_ticket(self, ticket: str, payload: bytes, ttl: float) -> None:
-        self._sync.set(self.prefix + "ticket:" + ticket, payload, px=int(ttl * 1000))
+        key = self.prefix + "ticket:" + ticket
+        self._call("issue a ticket", self._sync.set, key, payload, px=int(ttl * 1000))
 
     async def redeem_ticket(self, ticket: str) -> bytes | None:
         return await self.aio.getdel(self.prefix + "ticket:" + ticket)
 
     # The queue of matches no engine has claimed yet
     def enqueue_match(self, match_id: str) -> None:
-        self._sync.lpush(self.prefix + "queue", match_id)
+        self._call("queue a new match", self._sync.lpush, self.prefix + "queue", match_id)
+
+    def served(self, match_ids: list[str]) -> set[str]:
+        """Which of these matches an engine owns or will claim from the queue."""
+        if not match_ids:
+            return set()
+
+        def look() -> set[str]:
+            with self._sync.pipeline(transaction=False) as pipe:
+                pipe.lrange(self.prefix + "queue", 0, -1)
+                pipe.mget([self.prefix + "lease:" + m for m in match_ids])
+                queue, leases = pipe.execute()
+            queued = {m.decode() for m in queue}
+            return {m for m, lease in zip(match_ids, leases, strict=True) if lease or m in queued}
+
+        return self._call("look up which matches engines run", look)
 
     async def next_queued_match(self, timeout: float) -> str | None:
+        # The socket timeout must outlast the blocking pop.
+        timeout = min(timeout, self.timeout / 2)
         item = await self.aio.brpop([self.prefix + "queue"], timeout=timeout)
         return item[1].decode() if item else None
 
+    async def queued(self) -> set[str]:
+        return {m.decode() for m in await self.aio.lrange(self.prefix + "queue", 0, -1)}
+
+    async def requeue(self, match_ids: list[str]) -> None:
+        if match_ids:
+            await self.aio.lpush(self.prefix + "queue", *match_ids)
+
     # Leases
     async def lease_acquire(self, match_id: str, owner: str, ttl: float) -> str | None:
-        token = await self.aio.incr(self.prefix + "fence:" + match_id)
-        value = f"{owner} {token}"
-        ok = await self.aio.set(
-            self.prefix + "lease:" + match_id, value, nx=True, px=int(ttl * 1000)
+        keys = [self.prefix + "lease:" + match_id, self.prefix + "fence:" + match_id]
+        value = await self.aio.eval(
+            ACQUIRE_LUA, 2, *keys, owner, int(ttl * 1000), _clock_ms(), FENCE_TTL_MS
         )
-        return value if ok else None
+        return value.decode() if value else None
 
-    async def leases_renew(self, leases: dict[str, str], ttl: float) -> set[str]:
-        """Renew every (match -> lease) given; returns the matches whose lease was lost."""
+    async def leases_renew(self, leases: dict[str, str], ttl: float) -> LeaseRenewal:
+        """Renew every (match -> lease) given; says which were gone and which taken."""
         if not leases:
-            return set()
+            return LeaseRenewal()
         keys = [self.prefix + "lease:" + match_id for match_id in leases]
         renewed = await self.aio.eval(
             RENEW_LUA, len(keys), *keys, int(ttl * 1000), *leases.values()
         )
-        return {match_id for match_id, ok in zip(leases, renewed, strict=True) if not ok}
+        found = dict(zip(leases, renewed, strict=True))
+        return LeaseRenewal(
+            gone={m for m, ok in found.items() if ok == 0},
+            taken={m for m, ok in found.items() if ok == -1},
+        )
 
     async def lease_release(self, match_id: str, lease: str) -> None:
         await self.aio.eval(RELEASE_LUA, 1, self.prefix + "lease:" + match_id, lease)
@@ -117,6 +214,20 @@ class RedisStore:
     async def owner_of(self, match_id: str) -> str | None:
         value = await self.aio.get(self.prefix + "lease:" + match_id)
         return value.decode().split(" ")[0] if value else None
+
+    async def owners_of(self, match_ids: list[str]) -> dict[str, str | None]:
+        if not match_ids:
+            return {}
+        values = await self.aio.mget([self.prefix + "lease:" + m for m in match_ids])
+        return {
+            m: v.decode().split(" ")[0] if v else None
+            for m, v in zip(match_ids, values, strict=True)
+        }
+
+    async def hold(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or keep the short lock `name`; False while someone else holds it."""
+        key = self.prefix + "lock:" + name
+        return bool(await self.aio.eval(HOLD_LUA, 1, key, holder, int(ttl * 1000)))
 
     # Checkpoints and the set of matches some engine should be running
     async def checkpoints_save(self, items: list[tuple[str, str, bytes]]) -> list[bool]:
@@ -132,6 +243,15 @@ class RedisStore:
 
     async def checkpoint_load(self, match_id: str) -> bytes | None:
         return await self.aio.get(self.prefix + "checkpoint:" + match_id)
+
+    async def checkpointed(self, match_ids: list[str]) -> set[str]:
+        if not match_ids:
+            return set()
+        async with self.aio.pipeline(transaction=False) as pipe:
+            for match_id in match_ids:
+                pipe.exists(self.prefix + "checkpoint:" + match_id)
+            found = await pipe.execute()
+        return {m for m, n in zip(match_ids, found, strict=True) if n}
 
     async def active_add(self, match_id: str) -> None:
         await self.aio.sadd(self.prefix + "active", match_id)
@@ -183,6 +303,18 @@ class MemoryStore:
         with self._lock:
             self._queue.appendleft(match_id)
 
+    def served(self, match_ids: list[str]) -> set[str]:
+        with self._lock:
+            return {m for m in match_ids if m in self._queue or self._get("lease:" + m)}
+
+    async def queued(self) -> set[str]:
+        with self._lock:
+            return set(self._queue)
+
+    async def requeue(self, match_ids: list[str]) -> None:
+        with self._lock:
+            self._queue.extendleft(match_ids)
+
     async def next_queued_match(self, timeout: float) -> str | None:
         deadline = time.monotonic() + timeout
         while True:
@@ -195,22 +327,25 @@ class MemoryStore:
 
     async def lease_acquire(self, match_id: str, owner: str, ttl: float) -> str | None:
         with self._lock:
-            self._fence += 1
             if self._get("lease:" + match_id) is not None:
                 return None
+            self._fence = max(self._fence + 1, _clock_ms())
             value = f"{owner} {self._fence}"
             self._set("lease:" + match_id, value, ttl)
             return value
 
-    async def leases_renew(self, leases: dict[str, str], ttl: float) -> set[str]:
-        lost = set()
+    async def leases_renew(self, leases: dict[str, str], ttl: float) -> LeaseRenewal:
+        renewal = LeaseRenewal()
         with self._lock:
             for match_id, lease in leases.items():
-                if self._get("lease:" + match_id) == lease:
+                value = self._get("lease:" + match_id)
+                if value == lease:
                     self._set("lease:" + match_id, lease, ttl)
+                elif value is None:
+                    renewal.gone.add(match_id)
                 else:
-                    lost.add(match_id)
-        return lost
+                    renewal.taken.add(match_id)
+        return renewal
 
     async def lease_release(self, match_id: str, lease: str) -> None:
         with self._lock:
@@ -221,6 +356,17 @@ class MemoryStore:
         with self._lock:
             value = self._get("lease:" + match_id)
         return value.split(" ")[0] if isinstance(value, str) else None
+
+    async def owners_of(self, match_ids: list[str]) -> dict[str, str | None]:
+        return {match_id: await self.owner_of(match_id) for match_id in match_ids}
+
+    async def hold(self, name: str, holder: str, ttl: float) -> bool:
+        with self._lock:
+            value = self._get("lock:" + name)
+            if value not in (None, holder):
+                return False
+            self._set("lock:" + name, holder, ttl)
+            return True
 
     async def checkpoints_save(self, items: list[tuple[str, str, bytes]]) -> list[bool]:
         saved = []
@@ -235,6 +381,10 @@ class MemoryStore:
     async def checkpoint_load(self, match_id: str) -> bytes | None:
         with self._lock:
             return self._get("checkpoint:" + match_id)
+
+    async def checkpointed(self, match_ids: list[str]) -> set[str]:
+        with self._lock:
+            return {m for m in match_ids if self._get("checkpoint:" + m) is not None}
 
     async def active_add(self, match_id: str) -> None:
         with self._lock:
@@ -254,5 +404,6 @@ class MemoryStore:
 def get_store() -> RedisStore | MemoryStore:
     """The process's store, chosen by REDIS_URL."""
     if settings.REDIS_URL:
-        return RedisStore(settings.REDIS_URL, settings.GAMESERVER["REDIS_PREFIX"])
+        config = settings.GAMESERVER
+        return RedisStore(settings.REDIS_URL, config["REDIS_PREFIX"], config["REDIS_TIMEOUT"])
     return MemoryStore()

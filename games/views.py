@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -17,9 +18,12 @@ from games.models import Match, Participant
 from games.rules import GAMES
 from games.selectors import match_get, match_json, open_matches
 from games.services import ServiceError
+from games.store import StoreUnavailable
 from games.tickets import ticket_issue
 
 MAX_BODY_BYTES = 4096
+RETRY_AFTER_SECONDS = 2
+log = logging.getLogger(__name__)
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:
@@ -49,9 +53,16 @@ def api(*methods: str, player: bool = False) -> Callable:
                 if not isinstance(body, dict):
                     return error(400, "bad_json", "the body must be a JSON object")
             try:
-                return view(request, body, *args, **kwargs)
+                response = view(request, body, *args, **kwargs)
             except ServiceError as failure:
-                return error(failure.status, failure.code, failure.message)
+                response = error(failure.status, failure.code, failure.message)
+            except StoreUnavailable as failure:
+                log.warning("%s %s: %s", request.method, request.path, failure)
+                response = error(503, "unavailable", "the game service is recovering from a "
+                                 "fault: try again in a few seconds")  # fmt: skip
+            if response.status_code == 503:
+                response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
 
         return wrapped
 
@@ -61,12 +72,17 @@ def api(*methods: str, player: bool = False) -> Callable:
 def seat_response(
     request: HttpRequest, match: Match, participant: Participant, status: int = 200
 ) -> JsonResponse:
-    ticket = ticket_issue(
-        match_id=match.public_id,
-        user_id=request.user.pk,
-        seat=participant.seat,
-        name=participant.display_name,
-    )
+    try:
+        ticket = ticket_issue(
+            match_id=match.public_id,
+            user_id=request.user.pk,
+            seat=participant.seat,
+            name=participant.display_name,
+        )
+    except StoreUnavailable:
+        if getattr(participant, "is_new", False):
+            services.seat_undo(participant=participant)  # no ticket, no seat
+        raise
     fresh = match_get(match_id=match.public_id)
     return JsonResponse(
         {
@@ -169,7 +185,7 @@ def join_by_code(request: HttpRequest, body: dict) -> JsonResponse:
 @api("POST", player=True)
 def quickplay(request: HttpRequest, body: dict) -> JsonResponse:
     game = body.get("game")
-    if game not in GAMES:
+    if not isinstance(game, str) or game not in GAMES:
         raise ServiceError("unknown_game", f"game must be one of {sorted(GAMES)}")
     match, participant = services.match_quickplay(game=game, user=request.user)
     return seat_response(request, match, participant)

@@ -111,10 +111,18 @@ REDIS_URL = env_str("REDIS_URL")
 # Lets several deployments (or test runs) share one Redis without seeing each other.
 REDIS_PREFIX = env_str("GAMESERVER_REDIS_PREFIX", "gs")
 if REDIS_URL:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from games.redis_client import channel_layer_hosts
+
+    try:  # a redis+sentinel:// URL becomes the sentinel dict channels-redis understands
+        _layer_hosts = channel_layer_hosts(REDIS_URL)
+    except ValueError as error:
+        raise ImproperlyConfigured(str(error)) from None
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX + ":layer:"},
+            "CONFIG": {"hosts": _layer_hosts, "prefix": REDIS_PREFIX + ":layer:"},
         }
     }
 else:
@@ -171,6 +179,16 @@ GAMESERVER = {
     # Nothing at all from a socket for this long (clients ack 4x a second): it is dead, 4408.
     "SILENT_TIMEOUT": env_number("GAMESERVER_SILENT_TIMEOUT", 10, minimum=0.5, maximum=600),
     "REDIS_PREFIX": REDIS_PREFIX + ":",
+    # Socket timeout of the store's Redis calls: a call while Redis is away fails this fast.
+    "REDIS_TIMEOUT": env_number("GAMESERVER_REDIS_TIMEOUT", 0.5, minimum=0.05, maximum=30),
+    # Hubs tell engines this often which matches they watch; an engine that has not heard
+    # from a hub for HUB_TIMEOUT treats its sockets as dropped (its web process died).
+    "HUB_HEARTBEAT": env_number("GAMESERVER_HUB_HEARTBEAT", 1, minimum=0.1, maximum=60),
+    "HUB_TIMEOUT": env_number("GAMESERVER_HUB_TIMEOUT", 3, minimum=0.3, maximum=600),
+    # The reconciler compares the database with Redis this often (one engine at a time) ...
+    "RECONCILE_SECONDS": env_number("GAMESERVER_RECONCILE_SECONDS", 2, minimum=0.2, maximum=600),
+    # ... and abandons a running match that had no owner and no checkpoint for this long.
+    "ORPHAN_SECONDS": env_number("GAMESERVER_ORPHAN_SECONDS", 10, minimum=1, maximum=3600),
     "REPORT_SECONDS": env_number("GAMESERVER_REPORT_SECONDS", 30, minimum=1, maximum=3600),
     "EMBEDDED_ENGINE": env_bool("GAMESERVER_EMBEDDED_ENGINE", not REDIS_URL),
 }
@@ -179,7 +197,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Libraries that log every retry while Redis is down are held to a line per 10 s.
+    "filters": {"repeats": {"()": "games.supervise.ThrottleRepeats"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["repeats"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("GAMESERVER_LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }

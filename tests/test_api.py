@@ -10,7 +10,7 @@ from django.test import Client
 from games import services
 from games.models import Match, Participant
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # on_commit queues new matches
 
 
 def player(name: str = "alice") -> Client:

@@ -67,12 +67,14 @@ class TickClock:
         self.loop = asyncio.get_running_loop()
         self.start = self.loop.time()
         self.n = 0
+        self.late = 0.0  # seconds the current tick started after it was due
         self.stats = TickStats()
 
     async def next_tick(self) -> None:
         self.n += 1
         due = self.start + self.n * self.period
         now = self.loop.time()
+        self.late = max(0.0, now - due)
         if now < due:
             await asyncio.sleep(due - now)
         elif now - due > MAX_CATCH_UP_TICKS * self.period:

@@ -73,13 +73,17 @@ class MatchRuntime:
         self.first_join: float | None = None
         self.grace = grace  # seconds a dropped person keeps the seat
         self.connections: dict[int, Connection] = {}  # seat -> its one socket
+        self.connected_at: dict[int, float] = {}  # seat -> when its socket joined
         self.absent: dict[int, float] = {}  # seat -> when its socket dropped (grace running)
         self.left: set[int] = set()  # seats given up for good
         self.names: dict[int, str] = {}  # seat -> its person's name, for the lobby
         self.lobby_sent: tuple[float, tuple] | None = None  # when, and what, it last showed
-        self.watchers: dict[str, float] = {}  # hub channel -> when it last asked for frames
+        self.watchers: dict[str, float] = {}  # hub channel -> when we last heard from it
         self.inputs: list[tuple[int, Any]] = []
         self.keyframe_due = True
+        self.keyframe_above = -1  # a keyframe is due once the tick passes this (a takeover)
+        self.token = 0  # the fencing token of our lease: every frame carries it
+        self.final: Any = None  # the last frame (with `over`), for a hub that missed it
         spread = zlib.crc32(match_id.encode())
         self.keyframe_phase = spread % tick_rate  # keyframes spread across ticks
         self.slot = spread % TICK_SLOTS  # and matches across the tick period
@@ -91,6 +95,8 @@ class MatchRuntime:
             raise SeatGone(seat)
         previous = self.connections.get(seat)
         self.connections[seat] = connection
+        if previous != connection:
+            self.connected_at[seat] = time.monotonic()
         self.names[seat] = name
         self.absent.pop(seat, None)
         if self.first_join is None:
@@ -137,11 +143,50 @@ class MatchRuntime:
             "bots_in": round(max(0.0, self.fill_after - (now - self.first_join)), 1),
         }
 
-    def forget_silent_watchers(self, now: float, ttl: float) -> None:
-        """Hubs re-ask every few seconds; one that stopped (its web process died) is dropped."""
-        for hub, seen in list(self.watchers.items()):
-            if now - seen > ttl:
-                del self.watchers[hub]
+    def silent_hubs(self, now: float, timeout: float) -> list[str]:
+        """Hubs heartbeat every second or so; one that stopped (its web process died)..."""
+        hubs = set(self.watchers) | {c.hub for c in self.connections.values()}
+        return [hub for hub in hubs if now - self.watchers.get(hub, 0.0) > timeout]
+
+    def drop_hub(self, hub: str, now: float) -> None:
+        """... is sent nothing more, and its sockets count as dropped (grace, bot, leave)."""
+        self.watchers.pop(hub, None)
+        for seat, connection in list(self.connections.items()):
+            if connection.hub == hub:
+                self.disconnect(seat, connection, now)
+
+    def reconcile_hub(
+        self, hub: str, sockets: dict[str, int], now: float, settle: float = 2.0
+    ) -> list[tuple[Connection, bool]]:
+        """A hub's heartbeat lists its sockets of this match (socket -> seat), to put right
+        a join or drop lost while Redis was away. Ours that it no longer has are dropped (a
+        join younger than `settle` may have crossed the heartbeat: left alone); one we do not
+        know takes its seat if the seat is free. Returns those to close: (socket, seat gone)
+        for a seat given up or held by another socket."""
+        ours = set()
+        for seat, connection in list(self.connections.items()):
+            if connection.hub != hub:
+                continue
+            ours.add(connection.socket)
+            if connection.socket not in sockets and now - self.connected_at[seat] > settle:
+                self.disconnect(seat, connection, now)
+        refused = []
+        for socket, seat in sockets.items():
+            if socket in ours or not 0 <= seat < self.seats:
+                continue
+            connection = Connection(hub, socket)
+            if seat in self.left:
+                refused.append((connection, True))
+            elif seat in self.connections:
+                refused.append((connection, False))
+            else:
+                self.connect(seat, connection, self.names.get(seat, ""))
+        return refused
+
+    def resume_above(self, tick: int) -> None:
+        """A hub's sockets already have `tick` (from a previous owner): they get nothing
+        until a keyframe past it, so send one as soon as we are there."""
+        self.keyframe_above = max(self.keyframe_above, tick)
 
     @property
     def connected_seats(self) -> int:
@@ -202,8 +247,11 @@ class MatchRuntime:
 
     def _frame(self, over: bool) -> Frame:
         keyframe = self.state.tick % self.tick_rate == self.keyframe_phase
-        key = over or self.keyframe_due or keyframe
+        resumed = self.keyframe_above >= 0 and self.state.tick > self.keyframe_above
+        key = over or self.keyframe_due or keyframe or resumed
         self.keyframe_due = False
+        if resumed:
+            self.keyframe_above = -1
         body: dict[str, Any] = {"type": "frame", "tick": self.state.tick, "sent": now_ms()}
         if key:
             body["key"] = True

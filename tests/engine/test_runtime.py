@@ -31,11 +31,17 @@ def connected(match: MatchRuntime, seat: int) -> bool:
     return match.game.keyframe(match.state)["players"][seat]["connected"]
 
 
-def test_hubs_that_stop_asking_for_frames_are_forgotten():
-    match = runtime()
-    match.watchers = {"hub.alive": 100.0, "hub.dead": 80.0}
-    match.forget_silent_watchers(now=101.0, ttl=15)
-    assert list(match.watchers) == ["hub.alive"]
+def test_a_silent_hub_is_sent_nothing_and_its_seats_drop():
+    match = playing()
+    bob_elsewhere = Connection("hub.three", "9")
+    match.connect(1, bob_elsewhere)
+    match.watchers = {ALICE.hub: 100.0, bob_elsewhere.hub: 98.5}
+    assert match.silent_hubs(now=101.0, timeout=3) == []
+    assert match.silent_hubs(now=101.0, timeout=2) == [bob_elsewhere.hub]
+    match.drop_hub(bob_elsewhere.hub, now=101.0)
+    assert list(match.watchers) == [ALICE.hub]
+    assert connected(match, 0) and not connected(match, 1)
+    assert match.absent == {1: 101.0}  # its grace runs: a bot steers, then it leaves
 
 
 def test_a_match_starts_when_every_seat_is_connected_or_after_the_fill_wait():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
+import redis
 
-from games.store import MemoryStore, RedisStore
+from games.store import MemoryStore, RedisStore, StoreUnavailable, lease_token
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -15,7 +17,7 @@ def store(request):
     if request.param == "memory":
         return MemoryStore()
     url = request.getfixturevalue("redis_url")
-    return RedisStore(url, f"test-{uuid.uuid4().hex[:8]}:")
+    return RedisStore(url, f"test-{uuid.uuid4().hex[:8]}:", timeout=1)
 
 
 async def test_one_owner_per_match_until_the_lease_expires(store):
@@ -34,7 +36,8 @@ async def test_a_zombie_owner_can_neither_renew_nor_checkpoint(store):
     assert await store.checkpoints_save([("m2", zombie, b"a-state")]) == [True]
     await asyncio.sleep(0.35)
     owner = await store.lease_acquire("m2", "engine-b", ttl=5)
-    assert await store.leases_renew({"m2": zombie}, ttl=5) == {"m2"}
+    renewal = await store.leases_renew({"m2": zombie}, ttl=5)
+    assert renewal.taken == {"m2"} and not renewal.gone
     assert await store.checkpoints_save([("m2", zombie, b"stale"), ("m2", owner, b"b-state")]) == [
         False,
         True,
@@ -50,7 +53,8 @@ async def test_a_renewed_lease_outlives_its_first_ttl(store):
     lease = await store.lease_acquire("m3", "engine-a", ttl=0.3)
     for _ in range(3):
         await asyncio.sleep(0.15)
-        assert await store.leases_renew({"m3": lease, "gone": "x 1"}, ttl=0.3) == {"gone"}
+        renewal = await store.leases_renew({"m3": lease, "gone": "x 1"}, ttl=0.3)
+        assert renewal.gone == {"gone"} and not renewal.taken
     assert await store.owner_of("m3") == "engine-a"
 
 
@@ -77,3 +81,49 @@ async def test_active_matches_are_listed_until_removed(store):
     assert await store.active_list() == ["x", "y"]
     await store.active_remove("x")
     assert await store.active_list() == ["y"]
+
+
+async def test_fencing_tokens_grow_also_after_redis_lost_everything(store, redis_url):
+    first = await store.lease_acquire("m4", "engine-a", ttl=5)
+    if isinstance(store, RedisStore):
+        redis.Redis.from_url(redis_url).delete(store.prefix + "lease:m4", store.prefix + "fence:m4")
+    else:
+        store._values.clear()
+        store._fence = 0
+    await asyncio.sleep(0.01)  # the floor is the clock in ms: a loss and a re-claim take longer
+    again = await store.lease_acquire("m4", "engine-a", ttl=5)
+    assert lease_token(again) > lease_token(first)
+
+
+async def test_served_matches_are_owned_or_queued(store):
+    store.enqueue_match("queued")
+    await store.lease_acquire("owned", "engine-a", ttl=5)
+    assert store.served(["queued", "owned", "orphan"]) == {"queued", "owned"}
+    assert await store.queued() == {"queued"}
+    await store.requeue(["orphan"])
+    assert await store.queued() == {"queued", "orphan"}
+    assert await store.owners_of(["owned", "orphan"]) == {"owned": "engine-a", "orphan": None}
+
+
+async def test_a_short_lock_is_kept_by_its_holder(store):
+    assert await store.hold("job", "engine-a", ttl=0.3)
+    assert await store.hold("job", "engine-a", ttl=0.3)
+    assert not await store.hold("job", "engine-b", ttl=0.3)
+    await asyncio.sleep(0.45)
+    assert await store.hold("job", "engine-b", ttl=0.3)
+
+
+async def test_only_checkpointed_matches_are_listed_as_such(store):
+    lease = await store.lease_acquire("m5", "engine-a", ttl=5)
+    await store.checkpoints_save([("m5", lease, b"state")])
+    assert await store.checkpointed(["m5", "m6"]) == {"m5"}
+
+
+def test_a_view_s_call_fails_fast_when_redis_is_away():
+    from tests.support import free_port
+
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", "test:", timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="did not answer"):
+        store.issue_ticket("t", b"x", ttl=5)
+    assert time.monotonic() - started < 1.5
