@@ -31,6 +31,8 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	@command -v redis-server >/dev/null || sh -c '[ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server' || { echo "redis-server is missing: install it (apt-get install redis-server)"; exit 1; }
 	@command -v chromium >/dev/null || sh -c '[ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium' || { echo "chromium is missing: install it (apt-get install chromium)"; exit 1; }
+	@command -v redis-sentinel >/dev/null || sh -c '[ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-sentinel' || { echo "redis-sentinel is missing: install it (apt-get install redis-sentinel)"; exit 1; }
+	@command -v nginx >/dev/null || sh -c '[ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq nginx' || { echo "nginx is missing: install it (apt-get install nginx)"; exit 1; }
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed

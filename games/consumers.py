@@ -88,7 +88,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch also hops to a thread before every message to close stale database
-        # connections: 30-45 % of a message's cost (DESIGN.md). Our handlers reach the
+        # connections: 30-45 % of a message's cost (docs/ARCHITECTURE.md). Our handlers reach the
         # database only through database_sync_to_async, which does that itself.
         kind = message["type"]
         if kind == "websocket.receive":  # the per-message case: no name lookup

@@ -195,7 +195,7 @@ class FrameHub:
         Fencing: a frame whose owner's token is older than the newest seen for its match is
         from an engine that lost the match (paused, cut off) and is dropped; a newer token is a
         new owner, whose state line starts at its next keyframe. No socket is ever sent a tick
-        it has already passed.
+        it has already passed, nor a delta after a gap (frames lost while Redis was away).
 
         Flow control by ack (docs/PROTOCOL.md): a socket whose ack trails the newest tick by
         more than its lag allowance, or whose server-side write buffer is full, gets nothing
@@ -212,10 +212,7 @@ class FrameHub:
             if entry.token < newest:
                 continue
             if entry.token > newest:
-                self.tokens[entry.match] = entry.token
-                if newest:
-                    for consumer in sockets:
-                        consumer.synced = False
+                self._new_owner(entry.match, entry.token)
             tick = entry.tick
             as_text = {"type": "websocket.send", "text": entry.text}
             as_bytes = {"type": "websocket.send", "bytes": entry.binary}
@@ -228,6 +225,9 @@ class FrameHub:
                 if consumer.synced:
                     if tick - consumer.ack > consumer.lag_ticks:
                         consumer.fall_behind(now)
+                        continue
+                    if not entry.key and tick != consumer.sent_tick + 1:
+                        consumer.synced = False  # frames were lost (Redis away): a keyframe
                         continue
                 elif entry.key:
                     consumer.synced = True
@@ -242,6 +242,13 @@ class FrameHub:
             if entry.over is not None:
                 self._end(entry.match, entry.over, entry.over_binary)
             await asyncio.sleep(0)  # let other work in between matches' fan-outs
+
+    def _new_owner(self, match_id: str, token: int) -> None:
+        """A newer lease: the new owner's state line starts at its next keyframe."""
+        if self.tokens.get(match_id):
+            for consumer in self.sockets.get(match_id, ()):
+                consumer.synced = False
+        self.tokens[match_id] = token
 
     def _end(self, match_id: str, over: str, over_binary: bytes | None) -> None:
         """The final message goes to every socket, also to a lagging one."""
@@ -274,6 +281,8 @@ class FrameHub:
         match_id, owner = message.match, message.owner
         if match_id not in self.sockets:
             return
+        if message.token > self.tokens.get(match_id, 0):
+            self._new_owner(match_id, message.token)
         if owner is None:
             self.watching.pop(match_id, None)
         elif self.watching.get(match_id) != owner:
@@ -288,8 +297,8 @@ class FrameHub:
 
     # Loops
     async def _heartbeat_pass(self) -> None:
-        """Tell each owner, in one message, our sockets of every match we watch; then look
-        for owners of matches that have none."""
+        """Tell each owner, in one message, our sockets of every match we watch; then check
+        who owns each match now."""
         await asyncio.sleep(settings.GAMESERVER["HUB_HEARTBEAT"])
         by_owner: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
         for match_id, owner in list(self.watching.items()):
@@ -297,19 +306,30 @@ class FrameHub:
             by_owner[owner][match_id] = {c.socket_id: c.seat for c in sockets if not c.closing}
         for owner, matches in by_owner.items():
             await self._send(owner, protocol.EngineHeartbeat(hub=self.channel, matches=matches))
-        await self._find_owners()
+        try:
+            await self._find_owners()
+        except Exception as error:  # Redis or the database away: the heartbeat goes on
+            self._fault("looking for owners of orphaned matches").failed(error)
+        else:
+            self._fault("looking for owners of orphaned matches").succeeded()
 
     async def _find_owners(self) -> None:
-        """Matches with local sockets and no known owner: watch the owner if there is one
-        now; tell the sockets if the database says the match is over."""
-        orphans = [m for m in self.sockets if m not in self.watching]
-        if not orphans:
+        """Every local match's owner, from the leases (one round trip): a new owner whose
+        announcement we missed is adopted; a match that has none is an orphan, and when the
+        database says it is over, its sockets are told so."""
+        matches = list(self.sockets)
+        if not matches:
             return
-        owners = await self.store.owners_of(orphans)
+        owners = await self.store.owners_of(matches)
+        lost = []
         for match_id, owner in owners.items():
-            if owner is not None and match_id in self.sockets and match_id not in self.watching:
+            if match_id not in self.sockets:
+                continue
+            if owner is None:
+                self.watching.pop(match_id, None)
+                lost.append(match_id)
+            elif self.watching.get(match_id) != owner:
                 await self._adopt(match_id, owner)
-        lost = [m for m, owner in owners.items() if owner is None]
         if lost:
             for match_id, result in (await database_sync_to_async(match_endings)(lost)).items():
                 self._tell_ended(match_id, result)

@@ -20,6 +20,7 @@ require a password of their own take it as `?sentinel_password=...`. Percent-enc
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -38,6 +39,14 @@ SENTINEL_PORT = 26379
 SENTINEL_FORM = "redis+sentinel://[:password@]host:port[,host:port...]/master_name[/db]"
 # The channel layer's settings take no timeout, so its sentinel connections use this one.
 LAYER_TIMEOUT = 1.0
+# A subscriber only reads, so a primary whose host vanished (no reset ever comes) would keep it
+# waiting on a dead connection for hours; TCP keepalive ends that connection in about 4 s.
+# (A primary that is frozen but whose kernel still answers is not caught this way.)
+KEEPALIVE = {
+    getattr(socket, name): value
+    for name, value in (("TCP_KEEPIDLE", 1), ("TCP_KEEPINTVL", 1), ("TCP_KEEPCNT", 3))
+    if hasattr(socket, name)
+}
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,8 @@ def channel_layer_hosts(url: str) -> list[Any]:
             "master_name": config.master,
             "sentinel_kwargs": _sentinel_options(config, LAYER_TIMEOUT, AsyncRetry(NoBackoff(), 0)),
             "retry": AsyncRetry(NoBackoff(), 1),
+            "socket_keepalive": True,
+            "socket_keepalive_options": KEEPALIVE,
             **_server_options(config, LAYER_TIMEOUT),
         }
     ]

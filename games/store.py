@@ -2,10 +2,10 @@
 
 Redis when REDIS_URL is set, so that any web process can redeem a ticket another issued and
 exactly one engine host owns a match. Without it an in-process store with the same methods
-serves the embedded single-process mode. Views are synchronous, so the calls they make (issue
-a ticket, queue a match, is a match served) are synchronous and raise StoreUnavailable when
-Redis does not answer (the API turns it into 503); everything else is async for the event
-loop, and its callers retry (games/supervise.py).
+(games/memory_store.py) serves the embedded single-process mode. Views are synchronous, so
+the calls they make (issue a ticket, queue a match, is a match served) are synchronous and
+raise StoreUnavailable when Redis does not answer (the API turns it into 503); everything
+else is async for the event loop, and its callers retry (games/supervise.py).
 
 Redis may lose everything at any time (a restart without persistence): the database says
 which matches exist, engines re-assert the leases of the matches they run, and the reconciler
@@ -15,14 +15,28 @@ re-queues what nobody owns (docs/RELIABILITY.md).
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from collections import deque
 from functools import lru_cache
 
 from django.conf import settings
 
 from games import redis_client
+from games.memory_store import MemoryStore
+from games.store_types import (
+    CHECKPOINT_TTL_MS,
+    LeaseRenewal,
+    StoreUnavailable,
+    clock_ms,
+    lease_token,
+)
+
+__all__ = [
+    "MemoryStore",
+    "RedisStore",
+    "StoreUnavailable",
+    "LeaseRenewal",
+    "get_store",
+    "lease_token",
+]
 
 # Both scripts check the lease value, so a host that lost its lease (a "zombie") cannot renew
 # it or overwrite the new owner's checkpoint: the value holds the fencing token.
@@ -88,29 +102,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-CHECKPOINT_TTL_MS = 3600 * 1000
 FENCE_TTL_MS = 86400 * 1000  # the clock floor keeps tokens growing after a fence expires
-
-
-class StoreUnavailable(Exception):
-    """Redis does not answer; the message says what to do."""
-
-
-class LeaseRenewal:
-    """What a renewal found: leases kept, gone (re-assert them), or taken by another engine."""
-
-    def __init__(self, gone: set[str] | None = None, taken: set[str] | None = None):
-        self.gone = gone or set()
-        self.taken = taken or set()
-
-
-def lease_token(lease: str) -> int:
-    """The fencing token in a lease value ("<owner channel> <token>")."""
-    return int(lease.rsplit(" ", 1)[1])
-
-
-def _clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class RedisStore:
@@ -190,7 +182,7 @@ class RedisStore:
     async def lease_acquire(self, match_id: str, owner: str, ttl: float) -> str | None:
         keys = [self.prefix + "lease:" + match_id, self.prefix + "fence:" + match_id]
         value = await self.aio.eval(
-            ACQUIRE_LUA, 2, *keys, owner, int(ttl * 1000), _clock_ms(), FENCE_TTL_MS
+            ACQUIRE_LUA, 2, *keys, owner, int(ttl * 1000), clock_ms(), FENCE_TTL_MS
         )
         return value.decode() if value else None
 
@@ -262,142 +254,6 @@ class RedisStore:
 
     async def active_list(self) -> list[str]:
         return sorted(m.decode() for m in await self.aio.smembers(self.prefix + "active"))
-
-
-class MemoryStore:
-    """The same contract inside one process; views call it from worker threads, hence the lock."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, tuple[object, float]] = {}
-        self._queue: deque[str] = deque()
-        self._fence = 0
-        self._active: set[str] = set()
-
-    def _get(self, key: str) -> object | None:
-        item = self._values.get(key)
-        if item is None:
-            return None
-        if item[1] < time.monotonic():
-            del self._values[key]
-            return None
-        return item[0]
-
-    def _set(self, key: str, value: object, ttl: float) -> None:
-        self._values[key] = (value, time.monotonic() + ttl)
-
-    def ping(self) -> None:
-        pass
-
-    def issue_ticket(self, ticket: str, payload: bytes, ttl: float) -> None:
-        with self._lock:
-            self._set("ticket:" + ticket, payload, ttl)
-
-    async def redeem_ticket(self, ticket: str) -> bytes | None:
-        with self._lock:
-            value = self._get("ticket:" + ticket)
-            self._values.pop("ticket:" + ticket, None)
-            return value
-
-    def enqueue_match(self, match_id: str) -> None:
-        with self._lock:
-            self._queue.appendleft(match_id)
-
-    def served(self, match_ids: list[str]) -> set[str]:
-        with self._lock:
-            return {m for m in match_ids if m in self._queue or self._get("lease:" + m)}
-
-    async def queued(self) -> set[str]:
-        with self._lock:
-            return set(self._queue)
-
-    async def requeue(self, match_ids: list[str]) -> None:
-        with self._lock:
-            self._queue.extendleft(match_ids)
-
-    async def next_queued_match(self, timeout: float) -> str | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                if self._queue:
-                    return self._queue.pop()
-            if time.monotonic() >= deadline:
-                return None
-            await asyncio.sleep(0.05)
-
-    async def lease_acquire(self, match_id: str, owner: str, ttl: float) -> str | None:
-        with self._lock:
-            if self._get("lease:" + match_id) is not None:
-                return None
-            self._fence = max(self._fence + 1, _clock_ms())
-            value = f"{owner} {self._fence}"
-            self._set("lease:" + match_id, value, ttl)
-            return value
-
-    async def leases_renew(self, leases: dict[str, str], ttl: float) -> LeaseRenewal:
-        renewal = LeaseRenewal()
-        with self._lock:
-            for match_id, lease in leases.items():
-                value = self._get("lease:" + match_id)
-                if value == lease:
-                    self._set("lease:" + match_id, lease, ttl)
-                elif value is None:
-                    renewal.gone.add(match_id)
-                else:
-                    renewal.taken.add(match_id)
-        return renewal
-
-    async def lease_release(self, match_id: str, lease: str) -> None:
-        with self._lock:
-            if self._get("lease:" + match_id) == lease:
-                del self._values["lease:" + match_id]
-
-    async def owner_of(self, match_id: str) -> str | None:
-        with self._lock:
-            value = self._get("lease:" + match_id)
-        return value.split(" ")[0] if isinstance(value, str) else None
-
-    async def owners_of(self, match_ids: list[str]) -> dict[str, str | None]:
-        return {match_id: await self.owner_of(match_id) for match_id in match_ids}
-
-    async def hold(self, name: str, holder: str, ttl: float) -> bool:
-        with self._lock:
-            value = self._get("lock:" + name)
-            if value not in (None, holder):
-                return False
-            self._set("lock:" + name, holder, ttl)
-            return True
-
-    async def checkpoints_save(self, items: list[tuple[str, str, bytes]]) -> list[bool]:
-        saved = []
-        with self._lock:
-            for match_id, lease, data in items:
-                owner = self._get("lease:" + match_id) == lease
-                if owner:
-                    self._set("checkpoint:" + match_id, data, CHECKPOINT_TTL_MS / 1000)
-                saved.append(owner)
-        return saved
-
-    async def checkpoint_load(self, match_id: str) -> bytes | None:
-        with self._lock:
-            return self._get("checkpoint:" + match_id)
-
-    async def checkpointed(self, match_ids: list[str]) -> set[str]:
-        with self._lock:
-            return {m for m in match_ids if self._get("checkpoint:" + m) is not None}
-
-    async def active_add(self, match_id: str) -> None:
-        with self._lock:
-            self._active.add(match_id)
-
-    async def active_remove(self, match_id: str) -> None:
-        with self._lock:
-            self._active.discard(match_id)
-            self._values.pop("checkpoint:" + match_id, None)
-
-    async def active_list(self) -> list[str]:
-        with self._lock:
-            return sorted(self._active)
 
 
 @lru_cache(maxsize=1)

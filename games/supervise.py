@@ -1,7 +1,8 @@
 """Loops that run forever and survive what they talk to (Redis, the database, a peer).
 
 A supervised loop calls one pass of its work again and again. When a pass raises, the loop
-logs the cause once (with the traceback), then at most one line every LOG_EVERY seconds
+logs the cause once (in one line for an outage of Redis, the database or the network; with
+the traceback for anything else, a bug), then at most one line every LOG_EVERY seconds
 while the fault lasts, backs off (0.1 s doubling to a cap, with jitter) and tries again; the
 first pass that works after a fault says how long it lasted. No loop ends by itself: one that
 must end raises LoopDone, and says why.
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("games.supervise")
 
-LOG_EVERY = 10.0  # seconds between lines about one loop's ongoing fault
+LOG_EVERY = 30.0  # seconds between lines about one loop's ongoing fault
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 
@@ -42,7 +43,8 @@ class FaultLog:
         self.failures += 1
         if self.failures == 1:
             self.since = self.logged_at = now
-            self.logger.error("%s failed: %s", self.what, _cause(error), exc_info=error)
+            trace = None if is_outage(error) else error  # a bug: show where
+            self.logger.error("%s failed: %s", self.what, _cause(error), exc_info=trace)
         elif now - self.logged_at >= LOG_EVERY:
             self.logger.warning(
                 "%s still failing: %d more failures in %.0f s, last: %s",
@@ -64,6 +66,14 @@ class FaultLog:
     @property
     def failing(self) -> bool:
         return self.failures > 0
+
+
+def is_outage(error: BaseException) -> bool:
+    """Redis, the database or the network away: expected now and then, so one line says it
+    all; anything else is a bug and gets its traceback."""
+    if isinstance(error, OSError | TimeoutError | asyncio.TimeoutError):
+        return True
+    return type(error).__module__.startswith(("redis.", "django.db", "psycopg", "sqlite3"))
 
 
 def _cause(error: BaseException) -> str:
@@ -171,7 +181,10 @@ class ThrottleRepeats(logging.Filter):
         self.seen[key] = (now, 0)
         if held:
             record.msg = f"{record.msg} ({held} more like it in the last {now - last:.0f} s)"
-        if last:
-            record.exc_info = None  # the traceback was shown the first time
+        error = record.exc_info[1] if record.exc_info else None
+        if last or (error is not None and is_outage(error)):
+            if error is not None:  # the cause in one line instead of a traceback
+                record.msg = f"{record.msg}: {_cause(error)}"
+            record.exc_info = None
             record.exc_text = None
         return True

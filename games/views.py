@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
@@ -23,7 +23,6 @@ from games.tickets import ticket_issue
 
 MAX_BODY_BYTES = 4096
 RETRY_AFTER_SECONDS = 2
-log = logging.getLogger(__name__)
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:
@@ -31,7 +30,8 @@ def error(status: int, code: str, message: str) -> JsonResponse:
 
 
 def api(*methods: str, player: bool = False) -> Callable:
-    """Method check, JSON body parsing, a player requirement and ServiceError -> JSON error."""
+    """Method check, JSON body parsing, a player requirement; ServiceError -> its JSON
+    error, Redis or the database away -> 503 `unavailable` with Retry-After."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -40,24 +40,11 @@ def api(*methods: str, player: bool = False) -> Callable:
                 response = error(405, "method_not_allowed", f"use {' or '.join(methods)}")
                 response["Allow"] = ", ".join(methods)
                 return response
-            if player and not request.user.is_authenticated:
-                return error(401, "no_player", "choose a name first: POST /api/guest")
-            body: dict[str, Any] = {}
-            if request.method == "POST" and request.body:
-                if len(request.body) > MAX_BODY_BYTES:
-                    return error(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
-                try:
-                    body = json.loads(request.body)
-                except (ValueError, UnicodeDecodeError):
-                    return error(400, "bad_json", "the body must be a JSON object")
-                if not isinstance(body, dict):
-                    return error(400, "bad_json", "the body must be a JSON object")
             try:
-                response = view(request, body, *args, **kwargs)
+                response = _serve(request, view, args, kwargs, player)
             except ServiceError as failure:
                 response = error(failure.status, failure.code, failure.message)
-            except StoreUnavailable as failure:
-                log.warning("%s %s: %s", request.method, request.path, failure)
+            except (StoreUnavailable, DatabaseError):  # django.request logs the 503
                 response = error(503, "unavailable", "the game service is recovering from a "
                                  "fault: try again in a few seconds")  # fmt: skip
             if response.status_code == 503:
@@ -67,6 +54,24 @@ def api(*methods: str, player: bool = False) -> Callable:
         return wrapped
 
     return decorate
+
+
+def _serve(
+    request: HttpRequest, view: Callable, args: tuple, kwargs: dict, player: bool
+) -> HttpResponse:
+    if player and not request.user.is_authenticated:  # reads the session: the database
+        return error(401, "no_player", "choose a name first: POST /api/guest")
+    body: dict[str, Any] = {}
+    if request.method == "POST" and request.body:
+        if len(request.body) > MAX_BODY_BYTES:
+            return error(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            return error(400, "bad_json", "the body must be a JSON object")
+        if not isinstance(body, dict):
+            return error(400, "bad_json", "the body must be a JSON object")
+    return view(request, body, *args, **kwargs)
 
 
 def seat_response(

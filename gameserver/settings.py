@@ -82,6 +82,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE makes concurrent seat assignments queue up instead of failing as "locked".
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails a call in seconds (it is retried), never hangs it.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(
+        env_number("DATABASE_CONNECT_TIMEOUT", 5, minimum=1, maximum=120)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -197,7 +202,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # Libraries that log every retry while Redis is down are held to a line per 10 s.
+    # Libraries that log every retry while Redis is down are held to a line per 30 s.
     "filters": {"repeats": {"()": "games.supervise.ThrottleRepeats"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["repeats"]}

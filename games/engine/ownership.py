@@ -125,6 +125,7 @@ class Ownership:
         runtime = host.runtimes[match_id]
         host.leases[match_id] = lease
         runtime.token = lease_token(lease)
+        runtime.keyframe_due = True  # hubs wait for a keyframe of the new token
         await self.store.active_add(match_id)
         await host.checkpoint(runtime)  # Redis may have lost the last one
         await self.announce(match_id)

@@ -1,5 +1,5 @@
 """The engine's tick loops: step the matches, then send each interested hub one message per
-tick slot with their frames (DESIGN's data path, docs/ARCHITECTURE.md)."""
+tick slot with their frames (docs/ARCHITECTURE.md, the data path)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from games import redis_client
 from games.engine.host import EngineHost
 from games.store import get_store
 
@@ -34,7 +35,8 @@ class Command(BaseCommand):
             get_store().ping()
         except Exception as error:
             raise CommandError(
-                f"REDIS_URL {settings.REDIS_URL} does not answer ({error}): start redis-server "
+                f"REDIS_URL {redis_client.display(settings.REDIS_URL)} does not answer ({error}): "
+                "start redis-server "
                 "or fix REDIS_URL"
             ) from None
         uvloop.run(self._run(options["name"]))  # measurably cheaper per Redis message
