@@ -4,8 +4,8 @@ A supervised loop calls one pass of its work again and again. When a pass raises
 logs the cause once (in one line for an outage of Redis, the database or the network; with
 the traceback for anything else, a bug), then at most one line every LOG_EVERY seconds
 while the fault lasts, backs off (0.1 s doubling to a cap, with jitter) and tries again; the
-first pass that works after a fault says how long it lasted. No loop ends by itself: one that
-must end raises LoopDone, and says why.
+first pass that works after a fault says how long it lasted. No loop ends by itself: only
+cancelling its task (shutdown) ends it.
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ log = logging.getLogger("games.supervise")
 LOG_EVERY = 30.0  # seconds between lines about one loop's ongoing fault
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
-
-
-class LoopDone(Exception):
-    """Raised by a pass whose loop has no more work; the message says why."""
 
 
 class FaultLog:
@@ -103,7 +99,7 @@ async def run_forever(
     max_backoff: float = MAX_BACKOFF,
     logger: logging.Logger = log,
 ) -> None:
-    """Call `one_pass` until cancelled (or until it raises LoopDone)."""
+    """Call `one_pass` until cancelled."""
     faults = FaultLog(what, logger)
     backoff = Backoff(max_backoff)
     while True:
@@ -111,9 +107,6 @@ async def run_forever(
             await one_pass()
         except asyncio.CancelledError:
             raise
-        except LoopDone as done:
-            logger.info("%s ended: %s", what, done)
-            return
         except Exception as error:
             faults.failed(error)
             await backoff.wait()

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 1.0  # how often seats' graces and hubs' heartbeats are checked
 STOP_GRACE = 2.0  # seconds a stopping host lets its background writes finish
+RESULT_BACKOFF = 1.0  # a result waiting for Redis goes out within a second of its return
 
 
 class EngineHost:
@@ -340,14 +341,16 @@ class EngineHost:
         match_id = runtime.match_id
 
         async def save_final() -> bool:
-            if match_id not in self.leases:
-                return False  # another engine owns it now and writes its result
-            if (await self.checkpoint(runtime)) == [True]:
-                return True
-            await self.ownership.renew()  # Redis lost the lease: re-assert it, or step back
-            raise RuntimeError("the final checkpoint was refused; lease checked, trying again")
+            for _ in range(2):
+                if match_id not in self.leases:
+                    return False  # another engine owns it now and writes its result
+                if (await self.checkpoint(runtime)) == [True]:
+                    return True
+                await self.ownership.renew()  # Redis lost the lease: re-assert it, or step back
+            raise RuntimeError("the final checkpoint was refused twice; trying again")
 
-        if await retry_forever(f"engine {self.name}: final checkpoint of {match_id}", save_final):
+        what = f"engine {self.name}: final checkpoint of {match_id}"
+        if await retry_forever(what, save_final, max_backoff=RESULT_BACKOFF):
             await self.persistence.finish(match_id, runtime.result)
             await self.forget(match_id)
 

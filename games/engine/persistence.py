@@ -8,7 +8,6 @@ conditional, so a retry after an answer that was lost changes nothing (exactly o
 from __future__ import annotations
 
 import datetime
-import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -19,7 +18,7 @@ from games.rules.base import Result, Seat
 from games.selectors import match_roster
 from games.supervise import retry_forever
 
-log = logging.getLogger(__name__)
+RETRY_BACKOFF = 2.0  # at most this long between tries while the database is away
 
 
 def _load(match_id: str) -> Match | None:
@@ -40,7 +39,9 @@ class Persistence:
     async def _retry(self, what: str, call: Any, **kwargs: Any) -> Any:
         # database_sync_to_async closes a connection the outage broke, so the retry reconnects.
         return await retry_forever(
-            f"engine {self.name}: {what}", lambda: database_sync_to_async(call)(**kwargs)
+            f"engine {self.name}: {what}",
+            lambda: database_sync_to_async(call)(**kwargs),
+            max_backoff=RETRY_BACKOFF,
         )
 
     async def load(self, match_id: str) -> Match | None:
