@@ -14,9 +14,7 @@ TICKET_PREFIX = "ticket."
 
 # Close codes (docs/PROTOCOL.md says what a client should do on each).
 CLOSE_MATCH_OVER = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_SERVICE_RESTART = 1012  # what uvicorn sends its sockets when it shuts down
-CLOSE_SERVER_ERROR = 1011
+# 1001, 1011 and 1012 (uvicorn's on shutdown) come from the web server or a proxy, not from here.
 CLOSE_TRY_AGAIN = 1013
 CLOSE_BAD_INPUT = 4400
 CLOSE_UNAUTHENTICATED = 4401

@@ -92,6 +92,22 @@ class Backoff:
         self.next = min(self.next * 2, self.cap)
 
 
+async def _until_it_works(
+    call: Callable[[], Awaitable[object]], faults: FaultLog, backoff: Backoff
+) -> object:
+    while True:
+        try:
+            value = await call()
+        except Exception as error:  # CancelledError is not an Exception: it ends the loop
+            faults.failed(error)
+            await backoff.wait()
+            continue
+        if faults.failing:
+            faults.succeeded()
+            backoff.reset()
+        return value
+
+
 async def run_forever(
     what: str,
     one_pass: Callable[[], Awaitable[object]],
@@ -100,20 +116,9 @@ async def run_forever(
     logger: logging.Logger = log,
 ) -> None:
     """Call `one_pass` until cancelled."""
-    faults = FaultLog(what, logger)
-    backoff = Backoff(max_backoff)
+    faults, backoff = FaultLog(what, logger), Backoff(max_backoff)
     while True:
-        try:
-            await one_pass()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            faults.failed(error)
-            await backoff.wait()
-            continue
-        if faults.failing:
-            faults.succeeded()
-            backoff.reset()
+        await _until_it_works(one_pass, faults, backoff)
 
 
 def supervise(
@@ -137,19 +142,7 @@ async def retry_forever(
     logger: logging.Logger = log,
 ) -> object:
     """Await `call()` until it works, however long its dependency is away; its value."""
-    faults = FaultLog(what, logger)
-    backoff = Backoff(max_backoff)
-    while True:
-        try:
-            value = await call()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            faults.failed(error)
-            await backoff.wait()
-            continue
-        faults.succeeded()
-        return value
+    return await _until_it_works(call, FaultLog(what, logger), Backoff(max_backoff))
 
 
 class ThrottleRepeats(logging.Filter):

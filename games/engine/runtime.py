@@ -8,7 +8,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from games.protocol import encode, encode_msgpack, now_ms
+from games.protocol import FrameEntry, encode, encode_msgpack, now_ms
 from games.rules.base import Game, InvalidInput, Result, Seat
 
 log = logging.getLogger(__name__)
@@ -29,19 +29,6 @@ class Connection:
 
     hub: str
     socket: str
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """A tick's frame, encoded once per sub-protocol (JSON text, msgpack bytes); `over` is the
-    final message after the last frame."""
-
-    tick: int
-    key: bool
-    text: str
-    binary: bytes
-    over: str | None = None
-    over_binary: bytes | None = None
 
 
 class MatchRuntime:
@@ -83,7 +70,9 @@ class MatchRuntime:
         self.keyframe_due = True
         self.keyframe_above = -1  # a keyframe is due once the tick passes this (a takeover)
         self.token = 0  # the fencing token of our lease: every frame carries it
-        self.final: Any = None  # the last frame (with `over`), for a hub that missed it
+        self.final: FrameEntry | None = (
+            None  # the last frame (with `over`), for a hub that missed it
+        )
         spread = zlib.crc32(match_id.encode())
         self.keyframe_phase = spread % tick_rate  # keyframes spread across ticks
         self.slot = spread % TICK_SLOTS  # and matches across the tick period
@@ -229,7 +218,7 @@ class MatchRuntime:
             log.debug("match %s seat %s: dropped input: %s", self.match_id, seat, error)
 
     # The tick
-    def step(self) -> Frame | None:
+    def step(self) -> FrameEntry | None:
         if self.phase != PLAYING:
             return None
         absent = self.absent if self.game.bot_plays_absent else ()
@@ -245,7 +234,9 @@ class MatchRuntime:
         over = self.game.is_over(self.state)
         return self._frame(over)
 
-    def _frame(self, over: bool) -> Frame:
+    def _frame(self, over: bool) -> FrameEntry:
+        """The tick's frame, encoded once per sub-protocol, with our fencing token; after the
+        last one, `over` is the final message."""
         keyframe = self.state.tick % self.tick_rate == self.keyframe_phase
         resumed = self.keyframe_above >= 0 and self.state.tick > self.keyframe_above
         key = over or self.keyframe_due or keyframe or resumed
@@ -265,7 +256,9 @@ class MatchRuntime:
             self.result = self.game.result(self.state)
             final = {"type": "over", "result": self.result.to_json()}
             over_text, over_binary = encode(final), encode_msgpack(final)
-        return Frame(
+        return FrameEntry(
+            match=self.match_id,
+            token=self.token,
             tick=self.state.tick,
             key=key,
             text=encode(body),

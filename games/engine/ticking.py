@@ -66,20 +66,10 @@ class Ticking:
             frame = runtime.step()
             if frame is None:
                 continue
-            entry = protocol.FrameEntry(
-                match=runtime.match_id,
-                token=runtime.token,
-                tick=frame.tick,
-                key=frame.key,
-                text=frame.text,
-                binary=frame.binary,
-                over=frame.over,
-                over_binary=frame.over_binary,
-            )
             for hub in runtime.watchers:
-                batches[hub].append(entry)
+                batches[hub].append(frame)
             if runtime.phase == OVER:
-                runtime.final = entry  # sent again to a hub that missed it (Redis away)
+                runtime.final = frame  # sent again to a hub that missed it (Redis away)
                 host.spawn(host.finish(runtime))
             elif frame.tick % checkpoint_every == runtime.keyframe_phase % checkpoint_every:
                 due.append(runtime)

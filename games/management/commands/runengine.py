@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from games import redis_client
 from games.engine.host import EngineHost
-from games.store import get_store
+from games.supervise import retry_forever
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +31,6 @@ class Command(BaseCommand):
                 "runengine needs REDIS_URL: without it the engine runs inside the web process "
                 "(the embedded default), and a separate engine could never reach its players."
             )
-        try:
-            get_store().ping()
-        except Exception as error:
-            raise CommandError(
-                f"REDIS_URL {redis_client.display(settings.REDIS_URL)} does not answer ({error}): "
-                "start redis-server "
-                "or fix REDIS_URL"
-            ) from None
         uvloop.run(self._run(options["name"]))  # measurably cheaper per Redis message
 
     async def _run(self, name: str) -> None:
@@ -47,7 +39,13 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await host.start()
+        # Started while Redis is away (a restart of both): wait for it instead of exiting, so
+        # the process manager need not restart us, and say what to check.
+        where = redis_client.display(settings.REDIS_URL)
+        await retry_forever(
+            f"engine {name}: reaching REDIS_URL {where} (start redis-server or fix REDIS_URL)",
+            host.start,
+        )
         gc.freeze()  # start-up objects never need collecting; fewer long GC pauses in ticks
         self.stdout.write(f"engine {name} running; Ctrl-C or SIGTERM hands its matches over")
         await stop.wait()
