@@ -25,24 +25,20 @@ from games.engine.ownership import Ownership
 from games.engine.persistence import Persistence
 from games.engine.reconciler import Reconciler
 from games.engine.runtime import (
-    OVER,
     PLAYING,
     TICK_SLOTS,
     WAITING,
-    Connection,
     MatchRuntime,
-    SeatGone,
 )
+from games.engine.seating import Seating
 from games.engine.ticking import Ticking
 from games.models import Match
 from games.rules import get_game
-from games.services import SEAT_GONE
 from games.store import get_store
 from games.supervise import FaultLog, retry_forever, supervise
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 1.0  # how often seats' graces and hubs' heartbeats are checked
 STOP_GRACE = 2.0  # seconds a stopping host lets its background writes finish
 RESULT_BACKOFF = 1.0  # a result waiting for Redis goes out within a second of its return
 
@@ -59,7 +55,7 @@ class EngineHost:
         self.loading: dict[str, list[protocol.EngineMessage]] = {}  # claimed, not loaded yet
         self.tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
-        self._faults: dict[str, FaultLog] = {}
+        self.faults: dict[str, FaultLog] = {}
         self.stopping = False
         self._redis_down = False
         self._redis_ok_since = time.monotonic()
@@ -67,27 +63,19 @@ class EngineHost:
         self.ownership = Ownership(self)
         self.ticking = Ticking(self)
         self.reconciler = Reconciler(self)
-        self._handlers = {
-            protocol.EngineWatch: self.engine_watch,
-            protocol.EngineHeartbeat: self.engine_heartbeat,
-            protocol.EngineUnwatch: self.engine_unwatch,
-            protocol.EngineJoin: self.engine_join,
-            protocol.EngineDrop: self.engine_drop,
-            protocol.EngineInputs: self.engine_inputs,
-            protocol.EngineReleased: self.engine_released,
-        }
+        self.seating = Seating(self)
 
     # Lifecycle
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("engine.")
         await self.layer.group_add(protocol.ENGINES_GROUP, self.channel)
         loops = {
-            "receive": (self._receive_one, 1.0),
+            "receive": (self.seating.receive_one, 1.0),
             "claim": (self.ownership.claim_next, 2.0),
             "lease": (self._renew_pass, 1.0),
             "takeover": (self.ownership.take_over_orphans, 5.0),
             "reconcile": (self.reconciler.one_pass, 5.0),
-            "seat sweep": (self._sweep_pass, 5.0),
+            "seat sweep": (self.seating.sweep_pass, 5.0),
             "report": (self._report_pass, 5.0),
         }
         for what, (one_pass, backoff) in loops.items():
@@ -125,7 +113,7 @@ class EngineHost:
 
     def _done(self, task: asyncio.Task, what: str) -> None:
         self._background.discard(task)
-        faults = self._faults.setdefault(what, FaultLog(f"engine {self.name}: {what}", log))
+        faults = self.faults.setdefault(what, FaultLog(f"engine {self.name}: {what}", log))
         if task.cancelled():
             return
         if task.exception() is not None:
@@ -149,143 +137,19 @@ class EngineHost:
             self._redis_down = True
             raise
 
-    # Channel-layer messages
-    async def _receive_one(self) -> None:
-        raw = await self.layer.receive(self.channel)
-        try:
-            message = protocol.unpack_engine(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as error:
-            self._faults.setdefault("bad message", FaultLog(f"engine {self.name}: a message "
-                                    "from a hub", log)).failed(error)  # fmt: skip
-            return
-        await self.handle(message)
-
-    async def handle(self, message: protocol.EngineMessage) -> None:
-        await self._handlers[type(message)](message)
-
-    async def engine_watch(self, message: protocol.EngineWatch) -> None:
-        now = time.monotonic()
-        for match_id in message.matches:
-            runtime = self.runtimes.get(match_id)
-            if runtime is None and match_id in self.loading:
-                held = protocol.EngineWatch(hub=message.hub, matches=[match_id],
-                                            resume=message.resume)  # fmt: skip
-                self.loading[match_id].append(held)
-            elif runtime is None:
-                await self.refuse(message.hub, match_id)
-            else:
-                if message.hub not in runtime.watchers:
-                    runtime.keyframe_due = True  # its sockets need a keyframe before any delta
-                runtime.watchers[message.hub] = now
-                if match_id in message.resume:
-                    runtime.resume_above(message.resume[match_id])
-
-    async def engine_heartbeat(self, message: protocol.EngineHeartbeat) -> None:
-        now = time.monotonic()
-        for match_id, sockets in message.matches.items():
-            runtime = self.runtimes.get(match_id)
-            if runtime is None:
-                if match_id not in self.loading:
-                    await self.refuse(message.hub, match_id)
-                continue
-            if message.hub not in runtime.watchers:
-                runtime.keyframe_due = True  # new to us, or given up as dead and back
-            runtime.watchers[message.hub] = now
-            for connection, gone in runtime.reconcile_hub(message.hub, sockets, now):
-                if gone:
-                    await self.kick(match_id, connection, protocol.CLOSE_SEAT_GONE,
-                                    "seat_gone", SEAT_GONE)  # fmt: skip
-                else:
-                    await self.kick(match_id, connection, protocol.CLOSE_REPLACED, "replaced",
-                                    "this seat is played from another connection")  # fmt: skip
-            if runtime.phase == OVER and runtime.final is not None:
-                # Its sockets are still open: the hub missed the last frame (Redis was away).
-                final = protocol.HubFrames(frames=[runtime.final])
-                await self.layer.send(message.hub, protocol.pack(final))
-
-    async def engine_unwatch(self, message: protocol.EngineUnwatch) -> None:
-        runtime = self.runtimes.get(message.match)
-        if runtime is not None:
-            runtime.watchers.pop(message.hub, None)
-
-    async def engine_join(self, message: protocol.EngineJoin) -> None:
-        runtime = self.runtimes.get(message.match)
-        if runtime is None and message.match in self.loading:
-            self.loading[message.match].append(message)
-            return
-        if runtime is None:
-            await self.refuse(message.hub, message.match)
-            return
-        connection = Connection(message.hub, message.socket)
-        runtime.watchers.setdefault(message.hub, time.monotonic())
-        try:
-            replaced = runtime.connect(message.seat, connection, message.name)
-        except SeatGone:
-            await self.kick(message.match, connection, protocol.CLOSE_SEAT_GONE, "seat_gone",
-                            SEAT_GONE)  # fmt: skip
-            return
-        if replaced is not None:
-            await self.kick(
-                message.match, replaced, protocol.CLOSE_REPLACED, "replaced",
-                "this seat is now played from another connection",
-            )  # fmt: skip
-
-    async def engine_drop(self, message: protocol.EngineDrop) -> None:
-        runtime = self.runtimes.get(message.match)
-        if runtime is None and message.match in self.loading:
-            self.loading[message.match].append(message)  # after its join, in order
-        elif runtime is not None:
-            connection = Connection(message.hub, message.socket)
-            runtime.disconnect(message.seat, connection, time.monotonic())
-
-    async def engine_inputs(self, message: protocol.EngineInputs) -> None:
-        for item in message.items:
-            runtime = self.runtimes.get(item.match)
-            if runtime is not None:
-                runtime.add_input(item.seat, item.data)
-
-    async def engine_released(self, message: protocol.EngineReleased) -> None:
-        if message.engine != self.channel and not self.stopping:
-            self.spawn(self.ownership.claim_unowned(message.matches), "claiming released matches")
-
-    async def kick(self, match_id: str, connection: Connection, close: int, code: str,
-                   message: str) -> None:  # fmt: skip
-        kick = protocol.HubKick(match=match_id, socket=connection.socket, close=close, code=code,
-                                message=message)  # fmt: skip
-        await self.layer.send(connection.hub, protocol.pack(kick))
-
-    async def refuse(self, hub: str, match_id: str) -> None:
-        """Tell a stale sender we do not own the match, so it looks the owner up again."""
-        await self.layer.send(hub, protocol.pack(protocol.HubOwner(match=match_id, owner=None)))
-
     async def send_all(self, messages: list[tuple[str, protocol.LayerMessage]]) -> None:
         """One message to each channel, all at once; a channel that fails loses only its own."""
         sent = await asyncio.gather(
             *(self.layer.send(channel, protocol.pack(message)) for channel, message in messages),
             return_exceptions=True,
         )
-        faults = self._faults.setdefault("sending", FaultLog(f"engine {self.name}: sending "
+        faults = self.faults.setdefault("sending", FaultLog(f"engine {self.name}: sending "
                                          "frames", log))  # fmt: skip
         failed = next((error for error in sent if isinstance(error, BaseException)), None)
         if failed is not None:
             faults.failed(failed)
         else:
             faults.succeeded()
-
-    # Seats: graces that run out, hubs that went silent (their web process died)
-    async def _sweep_pass(self) -> None:
-        await asyncio.sleep(SWEEP_SECONDS)
-        now = time.monotonic()
-        timeout = self.config["HUB_TIMEOUT"]
-        blame_hubs = self.redis_ok_for(now) >= timeout
-        for runtime in list(self.runtimes.values()):
-            if blame_hubs:
-                for hub in runtime.silent_hubs(now, timeout):
-                    log.warning("engine %s: hub %s silent for %g s; its seats of %s dropped",
-                                self.name, hub, timeout, runtime.match_id)  # fmt: skip
-                    runtime.drop_hub(hub, now)
-            for seat in runtime.expire_absent(now):
-                self.spawn(self.persistence.leave(runtime.match_id, seat), "recording a leave")
 
     # A match's life: load, start, checkpoints, the one result
     async def load_runtime(self, match_id: str) -> MatchRuntime | None:

@@ -69,20 +69,20 @@ class Ownership:
             await self.store.lease_release(match_id, lease)
             await self.store.active_add(match_id)  # the takeover loop tries it again
             for message in held:
-                await host.refuse(message.hub, match_id)
+                await host.seating.refuse(message.hub, match_id)
             raise
         held = host.loading.pop(match_id)
         if runtime is None:  # gone from the database, or over: nothing to run
             await self.store.lease_release(match_id, lease)
             await self.store.active_remove(match_id)
             for message in held:
-                await host.refuse(message.hub, match_id)
+                await host.seating.refuse(message.hub, match_id)
             return
         runtime.token = lease_token(lease)
         host.runtimes[match_id] = runtime
         host.leases[match_id] = lease
         for message in held:
-            await host.handle(message)
+            await host.seating.handle(message)
         await self.store.active_add(match_id)
         host.ticking.clock_for(runtime.tick_rate)
         await self.announce(match_id)

@@ -81,7 +81,19 @@ function connect(ticket) {
   socket.addEventListener("lobby", mine(onLobby));
   socket.addEventListener("frame", mine(onFrame));
   socket.addEventListener("over", mine(onOver));
+  socket.addEventListener("error", mine(onServerError));
   socket.addEventListener("close", mine(onClose));
+}
+
+// The server says at most every 2 s that inputs cannot reach the game (Redis is away and
+// the match is frozen meanwhile); the status line says so until that has not come for a while.
+const DEGRADED_SHOWN_MS = 3000;
+
+function onServerError(error) {
+  if (error.code !== "degraded") return;
+  play.degradedAt = performance.now();
+  updateStatus();
+  setTimeout(() => play && updateStatus(), DEGRADED_SHOWN_MS + 50);
 }
 
 function onWelcome(msg) {
@@ -152,8 +164,10 @@ function onOver(msg) {
 function updateStatus() {
   const { model } = play;
   const phase = model.ready ? model.phase : null;
+  const degraded = performance.now() - (play.degradedAt ?? -Infinity) < DEGRADED_SHOWN_MS;
   if (play.over || phase === "over") setStatus("over");
   else if (play.reconnector.active) setStatus("reconnecting…");
+  else if (degraded) setStatus("server recovering…");
   else if (phase === "countdown") setStatus(String(model.countdownSeconds()));
   else if (phase === "play") setStatus("play");
   else setStatus("waiting…");

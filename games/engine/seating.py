@@ -1,0 +1,171 @@
+"""The engine's side of the seats: what hubs say about their sockets (watch, heartbeat, join,
+drop, inputs), what the engine tells them (kick, refuse), and the once-a-second sweep for
+graces that ran out and hubs that went silent (their web process died)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from games import protocol
+from games.engine.runtime import OVER, Connection, SeatGone
+from games.services import SEAT_GONE
+from games.supervise import FaultLog
+
+if TYPE_CHECKING:
+    from games.engine.host import EngineHost
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 1.0  # how often seats' graces and hubs' heartbeats are checked
+
+
+class Seating:
+    def __init__(self, host: EngineHost):
+        self.host = host
+        self._bad = FaultLog(f"engine {host.name}: a message from a hub", log)
+        self._failing = FaultLog(f"engine {host.name}: handling a hub's message", log)
+        self._handlers = {
+            protocol.EngineWatch: self.engine_watch,
+            protocol.EngineHeartbeat: self.engine_heartbeat,
+            protocol.EngineUnwatch: self.engine_unwatch,
+            protocol.EngineJoin: self.engine_join,
+            protocol.EngineDrop: self.engine_drop,
+            protocol.EngineInputs: self.engine_inputs,
+            protocol.EngineReleased: self.engine_released,
+        }
+
+    # Messages from hubs
+    async def receive_one(self) -> None:
+        raw = await self.host.layer.receive(self.host.channel)
+        try:
+            message = protocol.unpack_engine(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as error:
+            self._bad.failed(error)
+            return
+        try:
+            await self.handle(message)
+        except Exception as error:  # Redis away for an answer: the next message must go on
+            self._failing.failed(error)
+        else:
+            self._failing.succeeded()
+
+    async def handle(self, message: protocol.EngineMessage) -> None:
+        await self._handlers[type(message)](message)
+
+    async def engine_watch(self, message: protocol.EngineWatch) -> None:
+        now = time.monotonic()
+        for match_id in message.matches:
+            runtime = self.host.runtimes.get(match_id)
+            if runtime is None and match_id in self.host.loading:
+                held = protocol.EngineWatch(hub=message.hub, matches=[match_id],
+                                            resume=message.resume)  # fmt: skip
+                self.host.loading[match_id].append(held)
+            elif runtime is None:
+                await self.refuse(message.hub, match_id)
+            else:
+                if message.hub not in runtime.watchers:
+                    runtime.keyframe_due = True  # its sockets need a keyframe before any delta
+                runtime.watchers[message.hub] = now
+                if match_id in message.resume:
+                    runtime.resume_above(message.resume[match_id])
+
+    async def engine_heartbeat(self, message: protocol.EngineHeartbeat) -> None:
+        now = time.monotonic()
+        for match_id, sockets in message.matches.items():
+            runtime = self.host.runtimes.get(match_id)
+            if runtime is None:
+                if match_id not in self.host.loading:
+                    await self.refuse(message.hub, match_id)
+                continue
+            if message.hub not in runtime.watchers:
+                runtime.keyframe_due = True  # new to us, or given up as dead and back
+            runtime.watchers[message.hub] = now
+            for connection, gone in runtime.reconcile_hub(message.hub, sockets, now):
+                if gone:
+                    await self.kick(match_id, connection, protocol.CLOSE_SEAT_GONE,
+                                    "seat_gone", SEAT_GONE)  # fmt: skip
+                else:
+                    await self.kick(match_id, connection, protocol.CLOSE_REPLACED, "replaced",
+                                    "this seat is played from another connection")  # fmt: skip
+            if runtime.phase == OVER and runtime.final is not None:
+                # Its sockets are still open: the hub missed the last frame (Redis was away).
+                final = protocol.HubFrames(frames=[runtime.final])
+                await self.host.layer.send(message.hub, protocol.pack(final))
+
+    async def engine_unwatch(self, message: protocol.EngineUnwatch) -> None:
+        runtime = self.host.runtimes.get(message.match)
+        if runtime is not None:
+            runtime.watchers.pop(message.hub, None)
+
+    async def engine_join(self, message: protocol.EngineJoin) -> None:
+        runtime = self.host.runtimes.get(message.match)
+        if runtime is None and message.match in self.host.loading:
+            self.host.loading[message.match].append(message)
+            return
+        if runtime is None:
+            await self.refuse(message.hub, message.match)
+            return
+        connection = Connection(message.hub, message.socket)
+        runtime.watchers.setdefault(message.hub, time.monotonic())
+        try:
+            replaced = runtime.connect(message.seat, connection, message.name)
+        except SeatGone:
+            await self.kick(message.match, connection, protocol.CLOSE_SEAT_GONE, "seat_gone",
+                            SEAT_GONE)  # fmt: skip
+            return
+        if replaced is not None:
+            await self.kick(
+                message.match, replaced, protocol.CLOSE_REPLACED, "replaced",
+                "this seat is now played from another connection",
+            )  # fmt: skip
+
+    async def engine_drop(self, message: protocol.EngineDrop) -> None:
+        runtime = self.host.runtimes.get(message.match)
+        if runtime is None and message.match in self.host.loading:
+            self.host.loading[message.match].append(message)  # after its join, in order
+        elif runtime is not None:
+            connection = Connection(message.hub, message.socket)
+            runtime.disconnect(message.seat, connection, time.monotonic())
+
+    async def engine_inputs(self, message: protocol.EngineInputs) -> None:
+        for item in message.items:
+            runtime = self.host.runtimes.get(item.match)
+            if runtime is not None:
+                runtime.add_input(item.seat, item.data)
+
+    async def engine_released(self, message: protocol.EngineReleased) -> None:
+        if message.engine != self.host.channel and not self.host.stopping:
+            claiming = self.host.ownership.claim_unowned(message.matches)
+            self.host.spawn(claiming, "claiming released matches")
+
+    async def kick(self, match_id: str, connection: Connection, close: int, code: str,
+                   message: str) -> None:  # fmt: skip
+        kick = protocol.HubKick(match=match_id, socket=connection.socket, close=close, code=code,
+                                message=message)  # fmt: skip
+        await self.host.layer.send(connection.hub, protocol.pack(kick))
+
+    async def refuse(self, hub: str, match_id: str) -> None:
+        """Tell a stale sender we do not own the match, so it looks the owner up again."""
+        refusal = protocol.HubOwner(match=match_id, owner=None)
+        await self.host.layer.send(hub, protocol.pack(refusal))
+
+    # Seats: graces that run out, hubs that went silent (their web process died)
+    async def sweep_pass(self) -> None:
+        await asyncio.sleep(SWEEP_SECONDS)
+        now = time.monotonic()
+        timeout = self.host.config["HUB_TIMEOUT"]
+        blame_hubs = self.host.redis_ok_for(now) >= timeout
+        for runtime in list(self.host.runtimes.values()):
+            if blame_hubs:
+                for hub in runtime.silent_hubs(now, timeout):
+                    log.warning("engine %s: hub %s silent for %g s; its seats of %s dropped",
+                                self.host.name, hub, timeout, runtime.match_id)  # fmt: skip
+                    runtime.drop_hub(hub, now)
+            for seat in runtime.expire_absent(now):
+                leave = self.host.persistence.leave(runtime.match_id, seat)
+                self.host.spawn(leave, "recording a leave")
