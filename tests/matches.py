@@ -116,10 +116,10 @@ def assert_steady(player: Player, since: float, until: float) -> None:
     assert 15 < rate < 25, f"seat {player.seat}: {rate:.1f} frames/s"
 
 
-def safe_heading(model: dict, seat: int) -> str:
-    """The heading with the most room to move into (a bounded flood fill), then the longest
-    straight run: enough to outlive a fuzz run; a crash would end the match too early."""
-    taken = set()
+def taken_cells(model: dict[str, Any]) -> set[tuple[int, int]]:
+    """The cells no cycle may ride into: every trail (stored as its corners, so the straight
+    runs between them are filled in) and every head."""
+    taken: set[tuple[int, int]] = set()
     for player in model["players"]:
         trail = player["trail"]
         for (x1, y1), (x2, y2) in zip(trail, trail[1:], strict=False):
@@ -127,6 +127,13 @@ def safe_heading(model: dict, seat: int) -> str:
                 for y in range(min(y1, y2), max(y1, y2) + 1):
                     taken.add((x, y))
         taken.add((player["x"], player["y"]))
+    return taken
+
+
+def safe_heading(model: dict, seat: int) -> str:
+    """The heading with the most room to move into (a bounded flood fill), then the longest
+    straight run: enough to outlive a fuzz run; a crash would end the match too early."""
+    taken = taken_cells(model)
     me = model["players"][seat]
 
     def free(x: int, y: int) -> bool:

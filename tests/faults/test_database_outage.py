@@ -15,10 +15,15 @@ import asyncio
 import time
 
 import pytest
-import websockets
 
 from tests.faults.checks import agreed_result, assert_database, matches
-from tests.faults.test_redis_outage import cross_web_match, let_go_before_a_crash
+from tests.faults.scenes import (
+    cross_web_match,
+    keep_pinging,
+    let_go_before_a_crash,
+    procfile_stack,
+    seconds,
+)
 from tests.matches import close_all, guest, start, steer, stop_tasks
 from tests.players import Player
 
@@ -30,19 +35,6 @@ FILL = 15  # seconds the private match waits for bots: they are due inside the o
 # back: the bound on "starts" and "written" once it answers, with a second of slack.
 DB_RECOVERY = 8
 MEASURE = 20  # seconds we keep watching past a bound, so a slow recovery is measured, not cut
-
-
-async def keep_alive(player: Player) -> None:
-    """Ping every second while the player waits for the match to start: a socket that sends
-    nothing for GAMESERVER_SILENT_TIMEOUT is closed, and Player only acks ticks it has."""
-    n = 0
-    while True:
-        n += 1
-        try:
-            await player.send({"type": "ping", "id": n})
-        except websockets.ConnectionClosed:
-            return
-        await asyncio.sleep(1)
 
 
 async def until(predicate, since: float) -> float | None:
@@ -60,10 +52,6 @@ def status_of(stack, match_id: str) -> str | None:
     return row.status if row else None
 
 
-def seconds(value: float | None) -> str:
-    return "never" if value is None else f"{value:.2f} s"
-
-
 async def test_a_database_outage_loses_no_result_and_delays_no_start_for_good(
     postgres_db, redis_url, stack_factory
 ):
@@ -72,9 +60,7 @@ async def test_a_database_outage_loses_no_result_and_delays_no_start_for_good(
         DATABASE_URL=postgres_db.url,
         GAMESERVER_PRIVATE_BOT_FILL_SECONDS=str(FILL),
     )
-    for name in ("engine-1", "engine-2"):
-        stack.engine(name)
-    webs = [stack.web("web-1", server="uvicorn"), stack.web("web-2", server="uvicorn")]
+    _, webs = procfile_stack(stack)
     readers: dict[Player, asyncio.Task] = {}
     steering: dict[Player, asyncio.Task] = {}
     pinging: list[asyncio.Task] = []
@@ -93,7 +79,7 @@ async def test_a_database_outage_loses_no_result_and_delays_no_start_for_good(
         waiting_id = created["match"]["id"]
         jack = Player(jack_api.ws_url(), created, jack_api.base)
         readers[jack] = await start(jack)
-        pinging.append(asyncio.create_task(keep_alive(jack)))
+        pinging.append(asyncio.create_task(keep_pinging(jack)))
         await jack.wait_until(
             lambda: any(m["type"] == "lobby" for m in jack.messages), 10, "the lobby"
         )

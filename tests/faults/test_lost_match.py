@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from tests.faults.checks import assert_database, matches
+from tests.faults.scenes import keep_pinging
 from tests.matches import close_all, private_match, start, steer, stop_tasks
 from tests.players import Player
 
@@ -85,12 +86,6 @@ async def test_a_match_lost_with_its_engine_and_state_is_abandoned_and_its_playe
     finally:
         await stop_tasks(*steering)
         await close_all([carol, *players], readers)
-
-
-async def keep_pinging(player: Player) -> None:
-    for n in range(1000):
-        await player.send({"type": "ping", "id": n})
-        await asyncio.sleep(1)
 
 
 def _lobbies(player: Player) -> int:

@@ -25,8 +25,14 @@ from typing import Any
 import pytest
 import websockets
 
-from games.rules.lightcycles_grid import HEIGHT, STEPS, WIDTH
 from tests.faults.checks import agreed_result, assert_database, matches
+from tests.faults.scenes import (
+    cross_web_match,
+    heard_again,
+    let_go_before_a_crash,
+    procfile_stack,
+    seconds,
+)
 from tests.matches import close_all, guest, start, steer, stop_tasks
 from tests.players import Player
 from tests.support import Api, Process
@@ -113,63 +119,6 @@ def assert_unavailable(answer: Answer, what: str) -> None:
     assert answer.seconds < FAST, f"{what} took {answer.seconds:.2f} s (bound {FAST} s)"
 
 
-def cross_web_match(webs: list[str], names: tuple[str, str]) -> tuple[str, list[Player]]:
-    """A private two-seat Light Cycles match of two people, one on each web process."""
-    first, second = guest(webs[0], names[0]), guest(webs[1], names[1])
-    created = first.post("/api/matches", {"game": "lightcycles", "private": True, "seats": 2})
-    joined = second.post("/api/join-by-code", {"code": created["match"]["code"]})
-    seats = ((first, created), (second, joined))
-    return created["match"]["id"], [Player(api.ws_url(), seat, api.base) for api, seat in seats]
-
-
-def clear_ahead(model: dict[str, Any], seat: int) -> int:
-    """Cells the seat's cycle can still ride straight before a wall or a trail stops it."""
-    taken = set()
-    for player in model["players"]:
-        trail = player["trail"]
-        for (x1, y1), (x2, y2) in zip(trail, trail[1:], strict=False):
-            for x in range(min(x1, x2), max(x1, x2) + 1):
-                for y in range(min(y1, y2), max(y1, y2) + 1):
-                    taken.add((x, y))
-        taken.add((player["x"], player["y"]))
-    me = model["players"][seat]
-    dx, dy = STEPS[me["dir"]]
-    x, y, cells = me["x"] + dx, me["y"] + dy, 0
-    while 0 <= x < WIDTH and 0 <= y < HEIGHT and (x, y) not in taken:
-        x, y, cells = x + dx, y + dy, cells + 1
-    return cells
-
-
-async def let_go_before_a_crash(player: Player, steering: dict[Player, asyncio.Task]) -> int:
-    """Stop steering the player's cycle when its way ahead is a few cells long: ridden straight
-    at 10 cells/s it crashes within 1.5 s, which ends a two-cycle match. Returns the cells."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        alive = player.playing() and player.me()["alive"]
-        if alive and 6 <= clear_ahead(player.model, player.seat) <= 14:
-            await stop_tasks(steering.pop(player))
-            await asyncio.sleep(0.2)  # an input already on its way lands and shows in the model
-            cells = clear_ahead(player.model, player.seat)
-            if 3 <= cells <= 14 and player.me()["alive"]:
-                return cells
-            steering[player] = asyncio.create_task(steer(player))
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"seat {player.seat}: the way ahead never came to 6-14 cells in 30 s")
-
-
-async def heard_again(player: Player, since: float) -> float | None:
-    """Seconds from `since` to the first frame after it (or `over`); None within MEASURE."""
-    deadline = since + MEASURE
-    while time.monotonic() < deadline:
-        after = [at for at, _ in player.frames if at >= since]
-        if after:
-            return after[0] - since
-        if player.over is not None:
-            return time.monotonic() - since
-        await asyncio.sleep(0.02)
-    return None
-
-
 async def over_after(player: Player, since: float) -> float | None:
     """Seconds from `since` until the player has `over`; None within MEASURE."""
     deadline = since + MEASURE
@@ -202,17 +151,12 @@ async def keep_sending_inputs(player: BenchPlayer) -> None:
         await asyncio.sleep(0.5)
 
 
-def seconds(value: float | None) -> str:
-    return "never" if value is None else f"{value:.2f} s"
-
-
 async def test_a_redis_outage_loses_no_result_and_leaves_no_orphan(
     restartable_redis, stack_factory
 ):
     redis_server = restartable_redis
     stack = stack_factory(redis_server.url, **SETTINGS)
-    engines = [stack.engine("engine-1"), stack.engine("engine-2")]
-    webs = [stack.web("web-1", server="uvicorn"), stack.web("web-2", server="uvicorn")]
+    engines, webs = procfile_stack(stack)
     watched = stack.webs + engines
     readers: dict[Player, asyncio.Task] = {}
     steering: dict[Player, asyncio.Task] = {}
@@ -264,7 +208,7 @@ async def test_a_redis_outage_loses_no_result_and_leaves_no_orphan(
         print(f"redis-server down {back_at - down_at:.1f} s")
 
         overs = await asyncio.gather(*(over_after(p, back_at) for p in ending))
-        gina_back = await heard_again(gina, back_at)
+        gina_back = await heard_again(gina, back_at, MEASURE)
         for player, took in zip(ending, overs, strict=True):
             print(f"ended match, seat {player.seat}: `over` {seconds(took)} after Redis answered")
         print(f"running bench match: frames again {seconds(gina_back)} after Redis answered")

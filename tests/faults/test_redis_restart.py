@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from tests.faults.checks import agreed_result, assert_database, owner_engine
-from tests.faults.test_redis_outage import cross_web_match
+from tests.faults.scenes import cross_web_match, heard_again, procfile_stack, seconds
 from tests.matches import close_all, guest, start, steer, stop_tasks
 from tests.players import Player
 from tests.support import Api
@@ -71,44 +71,12 @@ async def quickplay_streams(
     return None, attempts
 
 
-async def heard_again(player: Player, since: float) -> float | None:
-    """Seconds from `since` to the player's first frame (or `over`) after it; None if none
-    came within MEASURE s."""
-    deadline = since + MEASURE
-    while time.monotonic() < deadline:
-        after = [at for at, _ in player.frames if at >= since]
-        if after:
-            return after[0] - since
-        if player.over is not None:
-            return time.monotonic() - since
-        await asyncio.sleep(0.02)
-    return None
-
-
-async def resumed_above(player: Player, tick: int, since: float) -> float | None:
-    """Seconds from `since` to the first frame past `tick` (or `over`); None within MEASURE."""
-    deadline = since + MEASURE
-    while time.monotonic() < deadline:
-        later = [at for at, frame in player.frames if at >= since and frame["tick"] > tick]
-        if later:
-            return later[0] - since
-        if player.over is not None:
-            return time.monotonic() - since
-        await asyncio.sleep(0.02)
-    return None
-
-
-def seconds(value: float | None) -> str:
-    return "never" if value is None else f"{value:.2f} s"
-
-
 async def test_a_redis_restart_that_loses_its_state_loses_no_match(
     restartable_redis, stack_factory
 ):
     redis_server = restartable_redis
     stack = stack_factory(redis_server.url, **SETTINGS)
-    engines = [stack.engine("engine-1"), stack.engine("engine-2")]
-    webs = [stack.web("web-1", server="uvicorn"), stack.web("web-2", server="uvicorn")]
+    engines, webs = procfile_stack(stack)
     readers: dict[Player, asyncio.Task] = {}  # the people of the matches that must finish
     players: list[Player] = []
     steering: dict[Player, asyncio.Task] = {}
@@ -135,7 +103,7 @@ async def test_a_redis_restart_that_loses_its_state_loses_no_match(
         print(f"\nredis-server killed, back and answering {answering - stopped:.2f} s later")
         measured = await asyncio.gather(
             *(quickplay_streams(api, answering, quick_opened) for api in quick),
-            *(heard_again(player, answering) for player in players),
+            *(heard_again(player, answering, MEASURE) for player in players),
         )
         quick_results, heard = measured[: len(quick)], measured[len(quick) :]
         for web, (took, _) in zip(webs, quick_results, strict=True):
@@ -167,7 +135,9 @@ async def test_a_redis_restart_that_loses_its_state_loses_no_match(
         sockets = {**readers, **dict(quick_opened)}
         still = [p for p, reader in sockets.items() if not reader.done() and p.frames]
         ticks = {p: max(frame["tick"] for _, frame in p.frames) for p in still}
-        took_over = await asyncio.gather(*(resumed_above(p, ticks[p], killed) for p in still))
+        took_over = await asyncio.gather(
+            *(heard_again(p, killed, MEASURE, above=ticks[p]) for p in still)
+        )
         for player, took in zip(still, took_over, strict=True):
             print(f"kill -9 of {victim.name}: seat {player.seat} of "
                   f"{player.welcome['match']['id']} resumed after {seconds(took)}")  # fmt: skip
