@@ -76,6 +76,22 @@ def _check_size(size: int, max_bytes: int) -> None:
         )
 
 
+MAX_NESTING = 16  # levels of arrays and objects in an input's data
+
+
+def _too_deep() -> ProtocolError:
+    return ProtocolError("bad_message", f"invalid message: nested more than {MAX_NESTING} deep")
+
+
+def _check_nesting(value: Any, levels: int) -> None:
+    """A game's rules (and the engine) never see a pathologically nested input."""
+    if isinstance(value, dict | list):
+        if levels == 0:
+            raise _too_deep()
+        for item in value.values() if isinstance(value, dict) else value:
+            _check_nesting(item, levels - 1)
+
+
 def decode_client(text: str | None, *, max_bytes: int) -> ClientMessage:
     """A client message from a JSON text frame (gameserver.v1.json)."""
     if text is None:
@@ -84,6 +100,8 @@ def decode_client(text: str | None, *, max_bytes: int) -> ClientMessage:
     _check_size(len(text) if len(text) * 4 <= max_bytes else len(text.encode()), max_bytes)
     try:
         return _client_decoder.decode(text)
+    except RecursionError:
+        raise _too_deep() from None
     except msgspec.ValidationError as error:
         raise ProtocolError("bad_message", f"invalid message: {error}") from None
     except msgspec.DecodeError as error:
@@ -99,6 +117,8 @@ def decode_client_msgpack(data: bytes | None, *, max_bytes: int) -> ClientMessag
     _check_size(len(data), max_bytes)
     try:
         return _client_msgpack_decoder.decode(data)
+    except RecursionError:
+        raise _too_deep() from None
     except msgspec.ValidationError as error:
         raise ProtocolError("bad_message", f"invalid message: {error}") from None
     except (msgspec.DecodeError, ValueError) as error:  # msgspec raises UnicodeDecodeError too
@@ -121,11 +141,19 @@ class Codec:
     def __init__(self, subprotocol: str, binary: bool):
         self.subprotocol = subprotocol
         self.binary = binary
+        # The shortest input nested MAX_NESTING + 1 deep: its envelope plus a byte (msgpack)
+        # or two (JSON) a level. Normal inputs are shorter and skip the nesting walk.
+        self.shortest_deep = 23 + MAX_NESTING if binary else 35 + 2 * MAX_NESTING
 
     def decode(self, text: str | None, data: bytes | None, max_bytes: int) -> ClientMessage:
         if self.binary:
-            return decode_client_msgpack(data, max_bytes=max_bytes)
-        return decode_client(text, max_bytes=max_bytes)
+            message = decode_client_msgpack(data, max_bytes=max_bytes)
+        else:
+            message = decode_client(text, max_bytes=max_bytes)
+        # Only a long input can nest more than MAX_NESTING deep: the usual ones skip the walk.
+        if isinstance(message, Input) and len(data or text or "") > self.shortest_deep:
+            _check_nesting(message.data, MAX_NESTING)
+        return message
 
     def send_event(self, message: dict[str, Any]) -> dict[str, Any]:
         """The ASGI event that sends `message` on a socket speaking this sub-protocol."""

@@ -162,12 +162,27 @@ def random_message(rng: random.Random) -> str | bytes:
     return json.dumps(message) if rng.random() < 0.5 else msgspec.msgpack.encode(message)
 
 
+def deeply_nested() -> list[str | bytes]:
+    """Inputs and auths nested past any limit (1,900 deep raised RecursionError once)."""
+    frames: list[str | bytes] = []
+    for depth in (17, 100, 1900):
+        frames.append(
+            '{"type": "input", "ack": 1, "data": {"a": ' + "[" * depth + "]" * depth + "}}"
+        )
+        frames.append('{"type": "auth", "ticket": ' + "[" * depth + "]" * depth + "}")
+        frames.append(
+            b"\x83\xa4type\xa5input\xa3ack\x01\xa4data\x81\xa1a" + b"\x91" * depth + b"\x90"
+        )
+    return frames
+
+
 def garbage(count: int, *, drawn: int = 800, seed: int | None = None) -> list[str | bytes]:
     """`count` distinct frames in random order: about `drawn` from hypothesis, then mutants of
     them and (one in seven) random messages of ours. A str is sent as a text frame, bytes as
     a binary frame: "{}" and b"{}" are two frames."""
     rng = random.Random(seed)
     pool = dict.fromkeys(f for f in seed_frames(drawn) if len(f) <= MAX_FRAME_BYTES // 4)
+    pool.update(dict.fromkeys(deeply_nested()))
     bases = list(pool)
     while len(pool) < count:
         pool[random_message(rng) if rng.random() < 1 / 7 else mutant(rng, bases)] = None

@@ -179,11 +179,20 @@ BAD_ON_BOTH: list[tuple[Any, str]] = [
     ({"type": "input", "ack": 1}, "bad_message"),  # missing field
     ({"type": "input", "ack": 1, "data": {"dir": "warp"}}, "bad_input"),  # the game's check
     ({"type": "auth", "ticket": "A" * 32}, "already_authenticated"),  # a second auth
+    (
+        {"type": "input", "ack": 1, "data": {"dir": [[[[[[[[[[[[[[[[["up"]]]]]]]]]]]]]]]]]}},
+        "bad_message",
+    ),
 ]
+DEEP = 1900  # deeper than Python's recursion limit: was a RecursionError and a dropped socket
 PING = {"type": "ping", "id": 1}
 # What only one encoding can get wrong: malformed JSON or msgpack, or the other frame type.
 BAD_ENCODING: dict[str, list[tuple[str | bytes, str]]] = {
     SUBPROTOCOL_JSON: [
+        (
+            '{"type": "input", "ack": 1, "data": {"a": ' + "[" * DEEP + "]" * DEEP + "}}",
+            "bad_message",
+        ),
         ('{"type": "input", "ack": 1, ', "bad_json"),  # cut short
         (json.dumps(PING) + " {", "bad_json"),  # trailing bytes
         ("", "bad_json"),  # empty
@@ -191,6 +200,10 @@ BAD_ENCODING: dict[str, list[tuple[str | bytes, str]]] = {
         (msgspec.msgpack.encode(PING), "binary_not_supported"),  # msgpack on the JSON protocol
     ],
     SUBPROTOCOL_MSGPACK: [
+        (
+            b"\x83\xa4type\xa5input\xa3ack\x01\xa4data\x81\xa1a" + b"\x91" * DEEP + b"\x90",
+            "bad_message",
+        ),  # nested DEEP arrays
         (msgspec.msgpack.encode({"type": "input", "ack": 1})[:-3], "bad_msgpack"),  # cut short
         (msgspec.msgpack.encode(PING) + b"\x00", "bad_msgpack"),  # trailing bytes
         (b"", "bad_msgpack"),  # empty

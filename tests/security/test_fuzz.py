@@ -22,14 +22,13 @@ import websockets
 import websockets.sync.client
 
 from games.protocol import (
+    CODECS,
     SUBPROTOCOL_JSON,
     SUBPROTOCOL_MSGPACK,
     TICKET_PREFIX,
     Auth,
     Input,
     ProtocolError,
-    decode_client,
-    decode_client_msgpack,
 )
 from games.rules import get_game
 from games.rules.base import InvalidInput
@@ -125,10 +124,7 @@ def expected_error(frame: str | bytes, subprotocol: str) -> str | None:
     own decoders: the test checks what reaches the wire, not the schema)."""
     text, data = (frame, None) if isinstance(frame, str) else (None, frame)
     try:
-        if subprotocol == SUBPROTOCOL_MSGPACK:
-            message = decode_client_msgpack(data, max_bytes=MAX_MESSAGE_BYTES)
-        else:
-            message = decode_client(text, max_bytes=MAX_MESSAGE_BYTES)
+        message = CODECS[subprotocol].decode(text, data, MAX_MESSAGE_BYTES)
     except ProtocolError as error:
         return error.code
     if isinstance(message, Auth):

@@ -18,7 +18,9 @@ import time
 
 import pytest
 
+from games.protocol import SUBPROTOCOL_JSON as JSON
 from games.protocol import TICKET_PREFIX
+from tests.security.garbage import deeply_nested
 from tests.security.sockets import (
     BOTH,
     NO_BOT_FILL,
@@ -256,3 +258,19 @@ async def test_each_bad_message_gets_an_error_frame_and_the_socket_stays_open(
             assert (error["type"], error["code"]) == ("error", code), (raw, error)
             assert error["message"], "a message a person can act on"
             await assert_still_open(ws)
+
+
+@BOTH
+async def test_a_deeply_nested_message_before_auth_gets_an_error_frame(stack_factory, subprotocol):
+    """1,900 levels of arrays, before any ticket: it once raised RecursionError in the decoder
+    and the socket dropped with 1006. Now an error frame, and the socket can still log in."""
+    base = serve(stack_factory)
+    ticket = private_match(player(base, "alice"))["ticket"]
+    deep = [frame for frame in deeply_nested() if isinstance(frame, bytes) == (subprotocol != JSON)]
+    async with open_socket(base, subprotocol=subprotocol) as ws:
+        for frame in deep:
+            await ws.send(frame)
+            error = await next_message(ws)
+            assert (error["type"], error["code"]) == ("error", "bad_message"), (frame[:60], error)
+        await send(ws, {"type": "auth", "ticket": ticket})
+        await assert_welcomed(ws)
