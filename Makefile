@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 # The Procfile's web server (uvicorn won the benchmark over daphne: docs/PERFORMANCE.md).
 WEB_FLAGS := --ws websockets-sansio --ws-max-size 4096 --ws-ping-interval 10 --ws-ping-timeout 20 \
-	--ws-per-message-deflate false --lifespan off --loop uvloop --http httptools
+	--ws-per-message-deflate false --lifespan off --loop uvloop --http httptools --limit-concurrency 2000
 
 .PHONY: run test lint install
 

@@ -343,7 +343,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         redis, redis_url = start_redis(Path(tmp))
         stack = Stack(Path(tmp), redis_url, GAMESERVER_PRIVATE_BOT_FILL_SECONDS="60",
-                      GAMESERVER_MAX_SOCKETS_PER_IP="1000", **settings)  # fmt: skip
+                      GAMESERVER_MAX_SOCKETS_PER_IP="1000", GAMESERVER_HTTP_LIMITS="0",
+                      **settings)  # fmt: skip
         try:
             base = stack.web(server="uvicorn")
             stack.engine()

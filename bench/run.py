@@ -61,6 +61,7 @@ def start_gameserver(tmp: Path, server: str, webs: int, engines: int) -> Target:
             GAMESERVER_REPORT_SECONDS="1",
             GAMESERVER_BOT_FILL_SECONDS="2",  # a match left short by racing joins starts soon
             GAMESERVER_MAX_SOCKETS_PER_IP="100000",  # every bot comes from 127.0.0.1
+            GAMESERVER_HTTP_LIMITS="0",  # and so do all their guests and joins
             GAMESERVER_LOG_LEVEL="INFO",
         )
         for i in range(engines):

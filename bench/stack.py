@@ -60,7 +60,8 @@ def uvicorn_args(port: int) -> list[str]:
         "--port", str(port), "--ws", "websockets-sansio", "--ws-max-size", "4096",
         "--ws-ping-interval", "10", "--ws-ping-timeout", "20", "--ws-per-message-deflate", "false",
         "--lifespan", "off",
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+        "--loop", "uvloop", "--http", "httptools", "--proxy-headers",
+        "--forwarded-allow-ips", "127.0.0.1", "--limit-concurrency", "2000", "--no-access-log",
     ]  # fmt: skip
 
 

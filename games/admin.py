@@ -1,11 +1,25 @@
-"""Operators watch matches here; results and seats are read-only, written only by the engine."""
+"""Operators watch matches here; results and seats are read-only, written only by the engine.
+
+A staff login gets a session of hours (DJANGO_STAFF_SESSION_SECONDS), not the guests' month:
+a stolen or forgotten admin cookie is soon worthless.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import Count, Q
+from django.dispatch import receiver
+from django.http import HttpRequest
 
 from games.models import Match, Participant
+
+
+@receiver(user_logged_in, dispatch_uid="games.staff_session_expiry")
+def staff_session_expiry(sender: type, request: HttpRequest, user, **kwargs) -> None:
+    if user.is_staff and request is not None:
+        request.session.set_expiry(settings.STAFF_SESSION_SECONDS)
 
 
 class ParticipantInline(admin.TabularInline):

@@ -13,6 +13,7 @@ a match is over, its sockets are told so (docs/RELIABILITY.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -184,6 +185,8 @@ class FrameHub:
                 await self.hub_owner(message)
             elif isinstance(message, protocol.HubKick):
                 self.hub_kick(message)
+            elif isinstance(message, protocol.HubKeyframe):
+                await self.hub_keyframe(message)
             else:
                 await self.hub_lobby(message)
         except Exception as error:  # one bad message must not hold up the frames behind it
@@ -266,6 +269,24 @@ class FrameHub:
                 await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
             except Exception:  # closed under us: its disconnect detaches it
                 continue
+
+    async def hub_keyframe(self, message: protocol.HubKeyframe) -> None:
+        """A socket that just joined gets the match as it is, alone; deltas follow."""
+        if message.token < self.tokens.get(message.match, 0):
+            return
+        for consumer in self.sockets.get(message.match, ()):
+            if consumer.socket_id != message.socket:
+                continue
+            if consumer.closing or message.tick <= consumer.sent_tick or consumer.write_blocked():
+                return  # it has a newer one, or it waits for the next periodic keyframe
+            consumer.synced = True
+            consumer.sent_tick = message.tick
+            consumer.ack = max(consumer.ack, message.tick)
+            key = "bytes" if consumer.codec.binary else "text"
+            data = message.binary if consumer.codec.binary else message.text
+            with contextlib.suppress(Exception):  # closed under us: its disconnect detaches it
+                await consumer.base_send({"type": "websocket.send", key: data})
+            return
 
     def hub_kick(self, message: protocol.HubKick) -> None:
         """The engine closes a socket: its seat was taken by a newer one, or is gone."""

@@ -10,6 +10,8 @@ from collections import deque
 
 from games.store_types import CHECKPOINT_TTL_MS, LeaseRenewal, clock_ms
 
+PURGE_EVERY = 100  # tickets issued between sweeps for expired values
+
 
 class MemoryStore:
     """The same contract inside one process; views call it from worker threads, hence the lock."""
@@ -20,6 +22,7 @@ class MemoryStore:
         self._queue: deque[str] = deque()
         self._fence = 0
         self._active: set[str] = set()
+        self._issued = 0
 
     def _get(self, key: str) -> object | None:
         item = self._values.get(key)
@@ -39,6 +42,16 @@ class MemoryStore:
     def issue_ticket(self, ticket: str, payload: bytes, ttl: float) -> None:
         with self._lock:
             self._set("ticket:" + ticket, payload, ttl)
+            self._issued += 1
+            if self._issued % PURGE_EVERY == 0:
+                self._purge()
+
+    def _purge(self) -> None:
+        """Expired values are dropped on read; those never read again (tickets nobody
+        redeemed) are dropped here, so that memory does not grow with what clients ask for."""
+        now = time.monotonic()
+        for key in [key for key, (_, expires) in self._values.items() if expires < now]:
+            del self._values[key]
 
     async def redeem_ticket(self, ticket: str) -> bytes | None:
         with self._lock:
@@ -49,6 +62,10 @@ class MemoryStore:
     def enqueue_match(self, match_id: str) -> None:
         with self._lock:
             self._queue.appendleft(match_id)
+
+    def queue_length(self) -> int:
+        with self._lock:
+            return len(self._queue)
 
     def served(self, match_ids: list[str]) -> set[str]:
         with self._lock:

@@ -9,7 +9,7 @@ from django.db import models
 
 PUBLIC_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud to a friend
-JOIN_CODE_LENGTH = 6
+JOIN_CODE_LENGTH = 8  # 32**8, about 10**12: with the guessing lock-out, not findable
 
 
 def new_public_id() -> str:
@@ -44,6 +44,9 @@ class Match(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The creator's client address (games.ratelimit.client_address), for the per-address quota
+    # of waiting matches; "" when made outside the HTTP API.
+    created_from = models.CharField(max_length=64, blank=True, default="", db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -272,6 +272,17 @@ class HubOwner(LayerMessage, tag="hub.owner"):
     token: int = 0
 
 
+class HubKeyframe(LayerMessage, tag="hub.keyframe"):
+    """engine -> hub: the match as it is now, for one socket that just joined."""
+
+    match: str
+    socket: str
+    token: int
+    tick: int
+    text: str
+    binary: bytes
+
+
 class HubKick(LayerMessage, tag="hub.kick"):
     """engine -> hub: close that socket (replaced, or its seat is gone)."""
 
@@ -294,7 +305,7 @@ EngineMessage = (
     EngineWatch | EngineHeartbeat | EngineUnwatch | EngineJoin | EngineDrop | EngineInputs
     | EngineReleased
 )  # fmt: skip
-HubMessage = HubFrames | HubOwner | HubKick | HubLobby
+HubMessage = HubFrames | HubOwner | HubKeyframe | HubKick | HubLobby
 _layer_encoder = msgspec.msgpack.Encoder()
 _engine_decoder = msgspec.msgpack.Decoder(EngineMessage)
 _hub_decoder = msgspec.msgpack.Decoder(HubMessage)

@@ -7,12 +7,13 @@ import unicodedata
 import zlib
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from games.models import Match, Participant, new_join_code
+from games.models import JOIN_CODE_LENGTH, Match, Participant, new_join_code
 from games.rules import get_game
 from games.rules.base import Result, Seat
 from games.selectors import match_roster
@@ -22,17 +23,27 @@ NAME_MAX = 24
 BOT_NAMES = ["Ada", "Bit", "Cog", "Dot", "Eon", "Fox", "Gnu", "Hex"]
 
 
+# Retry-After of a refused new match: a quota frees up when a waiting match starts (bots fill
+# it within seconds of someone connecting) or is abandoned; a busy fleet drains its queue.
+QUOTA_RETRY_SECONDS = 10
+BUSY_RETRY_SECONDS = 5
+QUOTA_LOCKS = {"user": 1, "address": 2}  # first keys of PostgreSQL's two-key advisory locks
+
 SEAT_GONE = "you left that match (or were away longer than the reconnect grace to come back)"
 
 
 class ServiceError(Exception):
-    """A request that cannot be done as asked; `code` is a stable slug for clients."""
+    """A request that cannot be done as asked; `code` is a stable slug for clients, and
+    `retry_after` (seconds) says when asking again may work (a limit, a quota, a busy fleet)."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    def __init__(
+        self, code: str, message: str, status: int = 400, retry_after: float | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.retry_after = retry_after
 
 
 def clean_display_name(raw: object) -> str:
@@ -63,19 +74,27 @@ def display_name_of(user: AbstractBaseUser) -> str:
     return user.first_name or user.get_username()
 
 
-def match_create(*, game: str, private: bool, seats: int | None, user: AbstractBaseUser) -> Match:
+def match_create(
+    *, game: str, private: bool, seats: int | None, user: AbstractBaseUser, address: str = ""
+) -> Match:
+    """A new waiting match with `user` in seat 0, queued for an engine once committed.
+    `address` is the client's (games.ratelimit.client_address), for its open-match quota."""
     try:
         rules = get_game(game)
     except KeyError:
         raise ServiceError("unknown_game", f"there is no game called {game!r}") from None
     seats = rules.default_seats if seats is None else seats
-    if not isinstance(seats, int) or not rules.min_seats <= seats <= rules.max_seats:
+    if isinstance(seats, bool) or not isinstance(seats, int):
+        seats = -1  # refused just below, with the range in the message
+    if not rules.min_seats <= seats <= rules.max_seats:
         raise ServiceError(
             "bad_seats", f"seats must be a whole number from {rules.min_seats} to {rules.max_seats}"
         )
+    _check_queue()
     for _ in range(10):
         try:
             with transaction.atomic():
+                _check_open_quota(user=user, address=address)
                 match = Match.objects.create(
                     game=game,
                     private=private,
@@ -83,6 +102,7 @@ def match_create(*, game: str, private: bool, seats: int | None, user: AbstractB
                     seats=seats,
                     tick_rate=rules.tick_rate,
                     created_by=user,
+                    created_from=address,
                 )
                 _take_seat(match, user)
                 # Engines claim new matches from the queue; only once the row is visible.
@@ -91,6 +111,60 @@ def match_create(*, game: str, private: bool, seats: int | None, user: AbstractB
         except IntegrityError:
             continue  # join code collision; draw another
     raise ServiceError("busy", "could not allocate a join code, try again", status=503)
+
+
+def _check_queue() -> None:
+    """A fleet that has this many new matches still unclaimed cannot start another soon."""
+    limit = settings.GAMESERVER_HTTP["MAX_QUEUED"]
+    if get_store().queue_length() > limit:
+        raise ServiceError(
+            "busy",
+            f"more than {limit} new matches are waiting for an engine: try again shortly",
+            status=503,
+            retry_after=BUSY_RETRY_SECONDS,
+        )
+
+
+def _check_open_quota(*, user: AbstractBaseUser, address: str) -> None:
+    """At most a few waiting matches made by one player and from one address: each costs an
+    engine a seat in its queue and its memory until it starts or is abandoned."""
+    config = settings.GAMESERVER_HTTP
+    if not config["LIMITS"]:
+        return
+    _lock_quota("user", str(user.pk))
+    waiting = Match.objects.filter(status=Match.Status.WAITING)
+    most = config["MAX_OPEN_MATCHES_PER_USER"]
+    if waiting.filter(created_by=user).count() >= most:
+        raise ServiceError(
+            "open_match_quota",
+            f"at most {most} matches waiting for players made by one player: play or wait "
+            "for one of yours to start (or to be abandoned) first",
+            status=429,
+            retry_after=QUOTA_RETRY_SECONDS,
+        )
+    if not address:
+        return
+    _lock_quota("address", address)
+    most = config["MAX_OPEN_MATCHES_PER_ADDRESS"]
+    if waiting.filter(created_from=address).count() >= most:
+        raise ServiceError(
+            "open_match_quota",
+            f"at most {most} matches waiting for players made from one address: play or "
+            "wait for one of them to start (or to be abandoned) first",
+            status=429,
+            retry_after=QUOTA_RETRY_SECONDS,
+        )
+
+
+def _lock_quota(kind: str, key: str) -> None:
+    """Held until the transaction ends, so that two requests at once cannot both pass the
+    count. SQLite's IMMEDIATE transactions are already taken one at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [QUOTA_LOCKS[kind], zlib.crc32(key.encode()) - 2**31],
+            )
 
 
 def _enqueue_or_undo(match_id: str) -> None:
@@ -102,9 +176,12 @@ def _enqueue_or_undo(match_id: str) -> None:
         raise
 
 
-def match_join(*, match_id: str, user: AbstractBaseUser) -> tuple[Match, Participant]:
-    """Give `user` a seat, or the seat they already hold. A new seat is marked `is_new`, so
-    that it can be given back if the ticket for it cannot be issued (seat_undo)."""
+def match_join(
+    *, match_id: str, user: AbstractBaseUser, by_code: bool = False
+) -> tuple[Match, Participant]:
+    """Give `user` a seat, or the seat they already hold. A private match gives new seats
+    only to those who sent its code (`by_code`). A new seat is marked `is_new`, so that it
+    can be given back if the ticket for it cannot be issued (seat_undo)."""
     with transaction.atomic():
         match = Match.objects.select_for_update().filter(public_id=match_id).first()
         if match is None:
@@ -113,6 +190,12 @@ def match_join(*, match_id: str, user: AbstractBaseUser) -> tuple[Match, Partici
         if existing is not None:
             seat_check_return(match, existing)
             return match, existing
+        if match.private and not by_code:
+            raise ServiceError(
+                "private_match",
+                "that match is private: join it with its code (POST /api/join-by-code)",
+                status=403,
+            )
         if match.status != Match.Status.WAITING:
             raise ServiceError("match_started", "that match has already started", status=409)
         if not get_store().served([match.public_id]):
@@ -141,16 +224,20 @@ def seat_check_return(match: Match, participant: Participant) -> None:
         raise ServiceError("seat_gone", SEAT_GONE, status=410)
 
 
-def match_join_by_code(*, code: str, user: AbstractBaseUser) -> tuple[Match, Participant]:
+def match_join_by_code(*, code: object, user: AbstractBaseUser) -> tuple[Match, Participant]:
     if not isinstance(code, str) or not code.strip():
-        raise ServiceError("bad_code", "code must be the 6-character code of a private match")
-    match = Match.objects.filter(join_code=code.strip().upper()).first()
+        raise ServiceError(
+            "bad_code", f"code must be the {JOIN_CODE_LENGTH}-character code of a private match"
+        )
+    match = Match.objects.filter(join_code=code.strip().upper()[:16]).first()
     if match is None:
         raise ServiceError("no_such_code", "no match has that code; check it with your friend", 404)
-    return match_join(match_id=match.public_id, user=user)
+    return match_join(match_id=match.public_id, user=user, by_code=True)
 
 
-def match_quickplay(*, game: str, user: AbstractBaseUser) -> tuple[Match, Participant]:
+def match_quickplay(
+    *, game: str, user: AbstractBaseUser, address: str = ""
+) -> tuple[Match, Participant]:
     """Join the oldest open public match of `game` with a free seat, or create one.
 
     One quick play of a game at a time: players arriving together (each request runs in its
@@ -170,7 +257,7 @@ def match_quickplay(*, game: str, user: AbstractBaseUser) -> tuple[Match, Partic
             except ServiceError as error:
                 if error.code not in ("match_full", "match_started"):
                     raise
-        match = match_create(game=game, private=False, seats=None, user=user)
+        match = match_create(game=game, private=False, seats=None, user=user, address=address)
         return match, match.participants.get(user=user)
 
 

@@ -150,6 +150,11 @@ class RedisStore:
     def enqueue_match(self, match_id: str) -> None:
         self._call("queue a new match", self._sync.lpush, self.prefix + "queue", match_id)
 
+    def queue_length(self) -> int:
+        """New matches no engine has claimed yet (the API refuses more past a bound)."""
+        key = self.prefix + "queue"
+        return self._call("measure the queue of new matches", self._sync.llen, key)
+
     def served(self, match_ids: list[str]) -> set[str]:
         """Which of these matches an engine owns or will claim from the queue."""
         if not match_ids:

@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/matches/<str:match_id>/ticket", views.ticket),
     path("api/join-by-code", views.join_by_code),
     path("api/quickplay", views.quickplay),
+    path("api/<path:rest>", views.not_found),
 ]

@@ -5,11 +5,19 @@ host inside the web process. With REDIS_URL it uses Redis for the channel layer 
 coordination, and engines run in their own processes (`python manage.py runengine`).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from gameserver.env import check_production, env_bool, env_list, env_number, env_str
+from gameserver.env import (
+    admin_path,
+    check_production,
+    env_bool,
+    env_list,
+    env_number,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,10 +49,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "games",
 ]
 
 MIDDLEWARE = [
+    "games.middleware.security_headers",  # first: every response carries CSP
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -53,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lock into a 429
 ]
 
 ROOT_URLCONF = "gameserver.urls"
@@ -134,18 +145,52 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Proxy and cookie security. Production defaults are the strict ones.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto is believed only when told every request comes through a proxy that sets
+# it (a client could send it too). uvicorn's --proxy-headers already takes the scheme from
+# the proxies in FORWARDED_ALLOW_IPS alone, so the Procfile's web process does not need this.
+if env_bool("DJANGO_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = int(
     env_number("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0, maximum=63072000)
 )
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)
+# Both bind every subdomain for a long time (preload lists take months to leave): ask for them.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]  # the two just above, off on purpose
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", GAMESERVER_ALLOWED_ORIGINS)
 CSRF_TRUSTED_ORIGINS = [o for o in CSRF_TRUSTED_ORIGINS if "*" not in o.split("://")[-1]]
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30  # guests keep their name and seats for a month
+
+# The admin: at a path of the operator's choosing, its sessions short (games/admin.py sets
+# them on a staff login), and a lock-out after repeated failed logins (django-axes, in the
+# database: every web process sees the same count).
+ADMIN_PATH = admin_path("DJANGO_ADMIN_PATH")
+STAFF_SESSION_SECONDS = int(
+    env_number("DJANGO_STAFF_SESSION_SECONDS", 4 * 3600, minimum=1, maximum=SESSION_COOKIE_AGE)
+)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env_number("DJANGO_ADMIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000))
+AXES_COOLOFF_TIME = timedelta(
+    seconds=env_number("DJANGO_ADMIN_LOCKOUT_SECONDS", 900, minimum=1, maximum=86400 * 30)
+)
+# A name and an address together: a guesser is stopped, yet cannot lock the real operator
+# out from elsewhere. The address is the one the ASGI server reports (uvicorn takes it from
+# X-Forwarded-For only for FORWARDED_ALLOW_IPS), never a header read here.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AXES_RESET_ON_SUCCESS = True
+# Tries while locked are refused without being stored: the lock ends on time, and a locked
+# client hammering the form does not grow its row (each failure keeps up to 1 KiB of form).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Guests log in too (one login per guest made): a log of successful logins would grow
+# without bound. Failures are still recorded, and forgotten after the cool-off.
+AXES_DISABLE_ACCESS_LOG = True
 
 # The game server's own numbers, in one place (docs/PROTOCOL.md and README.md describe them).
 GAMESERVER = {
@@ -155,7 +200,11 @@ GAMESERVER = {
     "PRIVATE_BOT_FILL_SECONDS": env_number(
         "GAMESERVER_PRIVATE_BOT_FILL_SECONDS", 60, minimum=0, maximum=3600
     ),
-    "WAITING_TIMEOUT": env_number("GAMESERVER_WAITING_TIMEOUT", 300, minimum=5, maximum=86400),
+    # A waiting match nobody connected to is abandoned after this (one everyone left: after
+    # the reconnect grace, if shorter).
+    "WAITING_TIMEOUT": env_number("GAMESERVER_WAITING_TIMEOUT", 60, minimum=5, maximum=86400),
+    # Matches an engine holds at most; more wait in the queue for another engine.
+    "MAX_MATCHES": int(env_number("GAMESERVER_MAX_MATCHES", 1000, minimum=1, maximum=100000)),
     "LEASE_TTL": env_number("GAMESERVER_LEASE_TTL", 5, minimum=1, maximum=60),
     "CHECKPOINT_EVERY": int(
         env_number("GAMESERVER_CHECKPOINT_EVERY", 20, minimum=1, maximum=10000)
@@ -196,6 +245,60 @@ GAMESERVER = {
     "ORPHAN_SECONDS": env_number("GAMESERVER_ORPHAN_SECONDS", 10, minimum=1, maximum=3600),
     "REPORT_SECONDS": env_number("GAMESERVER_REPORT_SECONDS", 30, minimum=1, maximum=3600),
     "EMBEDDED_ENGINE": env_bool("GAMESERVER_EMBEDDED_ENGINE", not REDIS_URL),
+}
+
+
+def _rates(name: str, default: str) -> str:
+    """A rate limit in the notation of the `limits` library: "10/minute", "3/10 seconds",
+    "10/minute;100/hour" (all of them hold)."""
+    import limits
+
+    value = env_str(name, default)
+    try:
+        limits.parse_many(value)
+    except ValueError:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate limit: write N/period, e.g. 10/minute, "
+            "3/10 seconds, or several joined by ';'"
+        ) from None
+    return value
+
+
+# The HTTP API's rate limits and quotas (games/ratelimit.py; docs/PROTOCOL.md, "Limits of the
+# HTTP API"). GAMESERVER_HTTP_LIMITS=0 turns off the rate limits, the join-code lock-out and
+# the open-match quotas: only for a load test run from one machine against your own servers.
+GAMESERVER_HTTP = {
+    "LIMITS": env_bool("GAMESERVER_HTTP_LIMITS", True),
+    "RATES": {
+        name: _rates(f"GAMESERVER_LIMIT_{name}", default)
+        for name, default in {
+            "GUEST_PER_ADDRESS": "20/minute;200/hour",
+            "GUEST_PER_USER": "10/minute",
+            "CREATE_PER_ADDRESS": "20/minute",
+            "CREATE_PER_USER": "5/minute",
+            "QUICKPLAY_PER_ADDRESS": "60/minute",
+            "QUICKPLAY_PER_USER": "20/minute",
+            "JOIN_PER_ADDRESS": "60/minute",
+            "JOIN_PER_USER": "20/minute",
+            "JOIN_CODE_PER_ADDRESS": "30/minute",
+            "JOIN_CODE_PER_USER": "10/minute",
+            "TICKET_PER_ADDRESS": "120/minute",
+            "TICKET_PER_USER": "60/minute",
+            "TICKET_PER_SEAT": "1/second",
+        }.items()
+    },
+    "MAX_OPEN_MATCHES_PER_USER": int(
+        env_number("GAMESERVER_MAX_OPEN_MATCHES_PER_USER", 2, minimum=1, maximum=10000)
+    ),
+    "MAX_OPEN_MATCHES_PER_ADDRESS": int(
+        env_number("GAMESERVER_MAX_OPEN_MATCHES_PER_ADDRESS", 4, minimum=1, maximum=100000)
+    ),
+    # More unclaimed new matches than this in the queue: creating one answers 503 `busy`.
+    "MAX_QUEUED": int(env_number("GAMESERVER_MAX_QUEUED", 200, minimum=1, maximum=1000000)),
+    # Wrong join codes before each further one locks the caller out (2 s, doubling).
+    "CODE_FAILURES": int(env_number("GAMESERVER_CODE_FAILURES", 5, minimum=1, maximum=1000)),
 }
 
 LOGGING = {

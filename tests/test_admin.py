@@ -1,19 +1,28 @@
-"""Operators find matches in the admin; results there are read-only."""
+"""Operators find matches in the admin; results there are read-only. The admin sits at
+DJANGO_ADMIN_PATH, locks a name out at an address after repeated failed logins (django-axes),
+and gives staff sessions of hours."""
 
 from __future__ import annotations
+
+import http.client
+import subprocess
+import time
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
 
 from games import services
+from tests.support import PYTHON, ROOT, Api, Stack
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client(client):
-    get_user_model().objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
-    client.login(username="ops", password="a-long-password-1")
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "a-long-pass-1")
+    client.force_login(user)  # authenticate() needs a request under django-axes
     return client
 
 
@@ -51,3 +60,125 @@ def test_the_admin_is_for_staff_only(client):
     services.guest_create(name="guest")
     response = client.get("/admin/games/match/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+# The admin on a real web process: its path, the lock-out after failed logins, short sessions.
+
+ADMIN = "ops-7q4x/"  # DJANGO_ADMIN_PATH of these tests' stack
+LOGIN = f"/{ADMIN}login/"
+PASSWORD = "correct-horse-battery-staple"
+FAILURE_LIMIT = 3
+LOCKOUT_SECONDS = 3
+STAFF_SESSION_SECONDS = 3
+
+
+class AdminBrowser:
+    """An operator's browser over real HTTP from a chosen loopback address. Cookies are kept
+    by hand, so a test can go on sending one that the server should no longer accept."""
+
+    def __init__(self, base: str, source: str = "127.0.0.1"):
+        parts = urlsplit(base)
+        self.host, self.port, self.source = parts.hostname, parts.port, source
+        self.cookies: dict[str, str] = {}
+        self.max_age: dict[str, int] = {}
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+        conn = http.client.HTTPConnection(
+            self.host, self.port, timeout=10, source_address=(self.source, 0)
+        )
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            conn.request(method, path, body, headers)
+            response = conn.getresponse()
+            text = response.read().decode()
+        finally:
+            conn.close()
+        for raw in response.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(raw).items():
+                self.cookies[name] = morsel.value
+                if morsel["max-age"]:
+                    self.max_age[name] = int(morsel["max-age"])
+        return response.status, text
+
+    def login(self, username: str, password: str) -> int:
+        """The admin's login form: 302 when let in, 200 for a wrong password, 429 locked."""
+        self.request("GET", LOGIN)
+        form = {
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": self.cookies["csrftoken"],
+            "next": f"/{ADMIN}",
+        }
+        return self.request("POST", LOGIN, form)[0]
+
+
+@pytest.fixture(scope="module")
+def admin_site(tmp_path_factory):
+    """Two web processes on one database with a moved admin, a low failure limit and short
+    lock-outs and staff sessions; staff accounts "ops" and "target"."""
+    stack = Stack(
+        tmp_path_factory.mktemp("admin"),
+        DJANGO_ADMIN_PATH=ADMIN,
+        DJANGO_ADMIN_FAILURE_LIMIT=str(FAILURE_LIMIT),
+        DJANGO_ADMIN_LOCKOUT_SECONDS=str(LOCKOUT_SECONDS),
+        DJANGO_STAFF_SESSION_SECONDS=str(STAFF_SESSION_SECONDS),
+    )
+    try:
+        make_staff = (
+            "from django.contrib.auth import get_user_model as m\n"
+            f"for name in ('ops', 'target'): m().objects.create_superuser(name, None, {PASSWORD!r})"
+        )
+        subprocess.run(
+            [PYTHON, "manage.py", "shell", "-c", make_staff], env=stack.env, cwd=ROOT, check=True
+        )
+        yield stack.web("web1", server="uvicorn"), stack.web("web2", server="uvicorn")
+    finally:
+        stack.stop()
+
+
+@pytest.mark.timeout(60)
+def test_the_admin_is_served_at_DJANGO_ADMIN_PATH_only(admin_site):
+    browser = AdminBrowser(admin_site[0])
+    status, page = browser.request("GET", LOGIN)
+    assert status == 200 and "Django administration" in page
+    assert browser.request("GET", "/admin/login/")[0] == 404
+    assert browser.request("GET", "/admin/")[0] == 404
+    assert browser.login("ops", PASSWORD) == 302
+    assert browser.request("GET", f"/{ADMIN}games/match/")[0] == 200
+
+
+@pytest.mark.timeout(60)
+def test_failed_logins_lock_that_name_at_that_address_in_every_web_process(admin_site):
+    web1, web2 = admin_site
+    attacker = AdminBrowser(web1)
+    answers = [attacker.login("target", f"guess-{i}") for i in range(FAILURE_LIMIT)]
+    assert answers == [200] * (FAILURE_LIMIT - 1) + [429]  # the last failure locks
+    locked_at = time.monotonic()
+    assert attacker.login("target", PASSWORD) == 429  # the right password, locked out
+    assert "sessionid" not in attacker.cookies
+    assert AdminBrowser(web2).login("target", PASSWORD) == 429  # the count is in the database
+    # The operator elsewhere, and another account from the attacker's address, still get in.
+    assert AdminBrowser(web1, source="127.0.0.2").login("target", PASSWORD) == 302
+    assert AdminBrowser(web1).login("ops", PASSWORD) == 302
+    time.sleep(max(0.0, LOCKOUT_SECONDS + 0.5 - (time.monotonic() - locked_at)))
+    assert AdminBrowser(web1).login("target", PASSWORD) == 302  # the cool-off is over
+
+
+@pytest.mark.timeout(60)
+def test_staff_sessions_expire_in_hours_and_guests_keep_theirs_for_a_month(admin_site):
+    base = admin_site[0]
+    operator = AdminBrowser(base, source="127.0.0.3")
+    assert operator.login("ops", PASSWORD) == 302
+    assert operator.max_age["sessionid"] == STAFF_SESSION_SECONDS
+    assert operator.request("GET", f"/{ADMIN}")[0] == 200
+    time.sleep(STAFF_SESSION_SECONDS + 0.5)
+    status, _ = operator.request("GET", f"/{ADMIN}")  # the old cookie, sent anyway
+    assert status == 302, "the server still accepts an expired staff session"
+    guest = Api(base)
+    guest.post("/api/guest", {"name": "guest"})
+    expires = next(c.expires for c in guest.cookies if c.name == "sessionid")
+    assert expires - time.time() > 29 * 86400

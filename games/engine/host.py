@@ -24,12 +24,7 @@ from games import protocol
 from games.engine.ownership import Ownership
 from games.engine.persistence import Persistence
 from games.engine.reconciler import Reconciler
-from games.engine.runtime import (
-    PLAYING,
-    TICK_SLOTS,
-    WAITING,
-    MatchRuntime,
-)
+from games.engine.runtime import OVER, PLAYING, STARTING, TICK_SLOTS, WAITING, MatchRuntime
 from games.engine.seating import Seating
 from games.engine.ticking import Ticking
 from games.models import Match
@@ -176,6 +171,22 @@ class EngineHost:
             runtime.start(await self.persistence.roster(match_id))
         return runtime
 
+    async def waiting_room(self, runtime: MatchRuntime, now: float) -> None:
+        """A waiting match, looked at once a second and when someone comes or goes: start it,
+        abandon it, or tell its players who is here."""
+        if runtime.should_start(now):
+            runtime.phase = STARTING
+            self.spawn(self.start_match(runtime), "starting a match")
+        elif runtime.is_stale(now, self.config["WAITING_TIMEOUT"]):
+            runtime.phase = OVER
+            self.spawn(self.abandon(runtime), "abandoning a match")
+        else:
+            lobby = runtime.lobby(now)
+            if lobby is not None:
+                message = protocol.HubLobby(match=runtime.match_id, text=protocol.encode(lobby),
+                                            binary=protocol.encode_msgpack(lobby))  # fmt: skip
+                await self.send_all([(hub, message) for hub in runtime.watchers])
+
     async def start_match(self, runtime: MatchRuntime) -> None:
         roster = await self.persistence.start(runtime.match_id)  # waits out a database outage
         if roster is None:
@@ -183,6 +194,8 @@ class EngineHost:
             await self.abandon(runtime)
             return
         runtime.start(roster)
+        if self.runtimes.get(runtime.match_id) is runtime:
+            self.ticking.add(runtime)
 
     async def abandon(self, runtime: MatchRuntime) -> None:
         await self.persistence.abandon(runtime.match_id)
@@ -218,9 +231,14 @@ class EngineHost:
             await self.persistence.finish(match_id, runtime.result)
             await self.forget(match_id)
 
-    async def forget(self, match_id: str) -> None:
+    def drop(self, match_id: str) -> str | None:
+        """Stop running a match here (over, or owned elsewhere now); its lease, if we had one."""
         self.runtimes.pop(match_id, None)
-        lease = self.leases.pop(match_id, None)
+        self.ticking.remove(match_id)
+        return self.leases.pop(match_id, None)
+
+    async def forget(self, match_id: str) -> None:
+        lease = self.drop(match_id)
 
         async def let_go() -> None:
             await self.store.active_remove(match_id)
@@ -243,6 +261,8 @@ class EngineHost:
         return {
             "matches": len(self.runtimes),
             "playing": by_phase[PLAYING],
+            "waiting": by_phase[WAITING],
+            "ticking": self.ticking.ticking(),  # stepped every tick; waiting ones are not
             "ticks": self.ticking.stats(),
             "slots": TICK_SLOTS,  # tick counts and durations are per slot
         }

@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from games import protocol
-from games.engine.runtime import OVER
+from games.engine.runtime import OVER, WAITING
 from games.store import lease_token
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RENEW_SECONDS = 1.0
+FULL_SECONDS = 0.5  # how often a full engine looks again
 PAUSE_SECONDS = 0.5  # a tick this late means the process may have been paused: check leases
 
 
@@ -36,7 +37,11 @@ class Ownership:
 
     # Claiming: new matches from the queue, orphans whose lease expired, released ones
     async def claim_next(self) -> None:
-        """One pass of the claim loop: wait up to a second for a queued match."""
+        """One pass of the claim loop: wait up to a second for a queued match, unless this
+        engine is full (the queue keeps it for another engine, or for later)."""
+        if len(self.host.runtimes) >= self.host.config["MAX_MATCHES"]:
+            await asyncio.sleep(FULL_SECONDS)
+            return
         match_id = await self.store.next_queued_match(1.0)
         if match_id is not None:
             await self.claim(match_id)
@@ -84,7 +89,8 @@ class Ownership:
         for message in held:
             await host.seating.handle(message)
         await self.store.active_add(match_id)
-        host.ticking.clock_for(runtime.tick_rate)
+        if runtime.phase not in (WAITING, OVER):
+            host.ticking.add(runtime)
         await self.announce(match_id)
         log.info("engine %s: now running match %s (%s)", host.name, match_id, runtime.phase)
         if runtime.phase == OVER:
@@ -135,8 +141,7 @@ class Ownership:
     def _step_back(self, match_id: str, lease: str, why: str) -> None:
         if self.host.leases.get(match_id) == lease:
             log.warning("engine %s: dropping match %s: %s", self.host.name, match_id, why)
-            self.host.runtimes.pop(match_id, None)
-            self.host.leases.pop(match_id, None)
+            self.host.drop(match_id)
 
     async def check_after_pause(self, late: float) -> None:
         """Before ticking again after a long gap (SIGSTOP, a stalled machine), learn whether

@@ -58,6 +58,7 @@ class MatchRuntime:
         self.result: Result | None = None
         self.created = time.monotonic() if created is None else created
         self.first_join: float | None = None
+        self.emptied_at: float | None = None  # when the last person left while it waited
         self.grace = grace  # seconds a dropped person keeps the seat
         self.connections: dict[int, Connection] = {}  # seat -> its one socket
         self.connected_at: dict[int, float] = {}  # seat -> when its socket joined
@@ -90,10 +91,20 @@ class MatchRuntime:
         self.absent.pop(seat, None)
         if self.first_join is None:
             self.first_join = time.monotonic()
+        self.emptied_at = None
         if self.phase == PLAYING:
             self.game.join(self.state, seat)
-        self.keyframe_due = True
         return previous if previous not in (None, connection) else None
+
+    def joiner_keyframe(self) -> tuple[int, str, bytes] | None:
+        """A keyframe of the state as it is, for one (re)connecting socket alone: the other
+        sockets keep their deltas (a reconnect loop must not cost the whole match keyframes).
+        None while there is no state yet (waiting: the first frame is a keyframe anyway)."""
+        if self.state is None:
+            return None
+        body = {"type": "frame", "tick": self.state.tick, "sent": now_ms(), "key": True,
+                "state": self.game.keyframe(self.state)}  # fmt: skip
+        return self.state.tick, encode(body), encode_msgpack(body)
 
     def disconnect(self, seat: int, connection: Connection, now: float) -> None:
         """A socket is gone; while playing, its seat waits `grace` seconds for a reconnect."""
@@ -103,6 +114,8 @@ class MatchRuntime:
         if self.phase == PLAYING:
             self.absent[seat] = now
             self.game.drop(self.state, seat)
+        elif not self.connections:
+            self.emptied_at = now  # everyone left the waiting room
 
     def expire_absent(self, now: float) -> list[int]:
         """Seats whose grace ran out leave the match (the rules decide what that means)."""
@@ -170,6 +183,7 @@ class MatchRuntime:
                 refused.append((connection, False))
             else:
                 self.connect(seat, connection, self.names.get(seat, ""))
+                self.keyframe_due = True  # rare (a join lost in an outage): one for everyone
         return refused
 
     def resume_above(self, tick: int) -> None:
@@ -182,15 +196,19 @@ class MatchRuntime:
         return len(self.connections)
 
     def should_start(self, now: float) -> bool:
-        """Start when every seat has a socket, or a person has waited `fill_after` for bots."""
-        if self.phase != WAITING or self.first_join is None:
+        """Start when every seat has a socket, or a person still here has waited `fill_after`
+        for bots: bots never play a match alone."""
+        if self.phase != WAITING or not self.connections:
             return False
         return self.connected_seats >= self.seats or now - self.first_join >= self.fill_after
 
     def is_stale(self, now: float, timeout: float) -> bool:
-        """A waiting match that nobody connected to, or everyone left, for `timeout` seconds."""
+        """A waiting match that nobody connected to for `timeout` seconds, or that everyone
+        left and nobody came back to within the reconnect grace."""
         if self.phase != WAITING or self.connections:
             return False
+        if self.emptied_at is not None:
+            return now - self.emptied_at >= min(self.grace, timeout)
         return now - (self.first_join or self.created) >= timeout
 
     def start(self, roster: list[Seat]) -> None:

@@ -1,6 +1,7 @@
 """The engine's side of the seats: what hubs say about their sockets (watch, heartbeat, join,
-drop, inputs), what the engine tells them (kick, refuse), and the once-a-second sweep for
-graces that ran out and hubs that went silent (their web process died)."""
+drop, inputs), what the engine tells them (kick, refuse, a joiner's own keyframe), and the
+once-a-second sweep for graces that ran out, hubs that went silent (their web process died)
+and waiting rooms (who is here, start, abandon)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from games import protocol
-from games.engine.runtime import OVER, Connection, SeatGone
+from games.engine.runtime import OVER, WAITING, Connection, SeatGone
 from games.services import SEAT_GONE
 from games.supervise import FaultLog
 
@@ -68,8 +69,8 @@ class Seating:
             elif runtime is None:
                 await self.refuse(message.hub, match_id)
             else:
-                if message.hub not in runtime.watchers:
-                    runtime.keyframe_due = True  # its sockets need a keyframe before any delta
+                # No keyframe for the match: each joining socket gets its own (engine_join);
+                # sockets that had frames from a previous owner get one past `resume`.
                 runtime.watchers[message.hub] = now
                 if match_id in message.resume:
                     runtime.resume_above(message.resume[match_id])
@@ -112,6 +113,9 @@ class Seating:
             return
         connection = Connection(message.hub, message.socket)
         runtime.watchers.setdefault(message.hub, time.monotonic())
+        # The state of the last tick, as every other socket had it: the join itself (the
+        # seat shown connected) reaches everyone, this socket too, in the next delta.
+        keyframe = runtime.joiner_keyframe()
         try:
             replaced = runtime.connect(message.seat, connection, message.name)
         except SeatGone:
@@ -123,6 +127,14 @@ class Seating:
                 message.match, replaced, protocol.CLOSE_REPLACED, "replaced",
                 "this seat is now played from another connection",
             )  # fmt: skip
+        if keyframe is not None:
+            tick, text, binary = keyframe
+            alone = protocol.HubKeyframe(match=message.match, socket=message.socket,
+                                         token=runtime.token, tick=tick, text=text,
+                                         binary=binary)  # fmt: skip
+            await self.host.layer.send(message.hub, protocol.pack(alone))
+        elif runtime.phase == WAITING:
+            await self.host.waiting_room(runtime, time.monotonic())  # who is here, at once
 
     async def engine_drop(self, message: protocol.EngineDrop) -> None:
         runtime = self.host.runtimes.get(message.match)
@@ -131,6 +143,8 @@ class Seating:
         elif runtime is not None:
             connection = Connection(message.hub, message.socket)
             runtime.disconnect(message.seat, connection, time.monotonic())
+            if runtime.phase == WAITING:
+                await self.host.waiting_room(runtime, time.monotonic())
 
     async def engine_inputs(self, message: protocol.EngineInputs) -> None:
         for item in message.items:
@@ -169,3 +183,5 @@ class Seating:
             for seat in runtime.expire_absent(now):
                 leave = self.host.persistence.leave(runtime.match_id, seat)
                 self.host.spawn(leave, "recording a leave")
+            if runtime.phase == WAITING:  # a waiting match costs nothing per tick: once a second
+                await self.host.waiting_room(runtime, now)

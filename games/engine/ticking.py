@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from games import protocol
 from games.engine.clock import TickClock
 from games.engine.ownership import PAUSE_SECONDS
-from games.engine.runtime import OVER, STARTING, TICK_SLOTS, WAITING, MatchRuntime
+from games.engine.runtime import OVER, TICK_SLOTS, MatchRuntime
 from games.supervise import supervise
 
 if TYPE_CHECKING:
@@ -21,6 +21,8 @@ class Ticking:
     def __init__(self, host: EngineHost):
         self.host = host
         self.clocks: dict[int, TickClock] = {}
+        # (tick rate, slot) -> the started matches stepped in that slot
+        self.buckets: dict[tuple[int, int], dict[str, MatchRuntime]] = defaultdict(dict)
 
     def clock_for(self, rate: int) -> None:
         """One tick loop per tick rate, running TICK_SLOTS times a tick: each slot steps its
@@ -39,30 +41,29 @@ class Ticking:
 
         self.host.tasks.append(supervise(f"engine {self.host.name}: tick loop {rate} Hz", one_tick))
 
+    def add(self, runtime: MatchRuntime) -> None:
+        """A match that ticks from now on (it started, or was taken over started)."""
+        self.buckets[(runtime.tick_rate, runtime.slot)][runtime.match_id] = runtime
+        self.clock_for(runtime.tick_rate)
+
+    def remove(self, match_id: str) -> None:
+        for bucket in self.buckets.values():
+            bucket.pop(match_id, None)
+
+    def ticking(self) -> int:
+        return sum(len(bucket) for bucket in self.buckets.values())
+
     async def tick(self, rate: int, slot: int) -> float:
         """Step the matches of this rate and slot, then send each hub its frames; returns the
         seconds of work before the sends. No yield in between: it is short (150 matches in
-        about 2 ms), and the frames leave together anyway."""
+        about 2 ms), and the frames leave together anyway. Waiting matches are not here:
+        they cost nothing per tick (games/engine/seating.py looks at them once a second)."""
         host = self.host
         started = time.perf_counter()
-        now = time.monotonic()
         batches: dict[str, list[protocol.FrameEntry]] = defaultdict(list)
         checkpoint_every = host.config["CHECKPOINT_EVERY"]
-        runtimes = [r for r in host.runtimes.values() if r.tick_rate == rate and r.slot == slot]
         due: list[MatchRuntime] = []
-        lobbies: list[tuple[str, protocol.LayerMessage]] = []
-        for runtime in runtimes:
-            if runtime.phase == WAITING:
-                self._maybe_start(runtime, now)
-                lobby = runtime.lobby(now)
-                if lobby is not None:
-                    message = protocol.HubLobby(
-                        match=runtime.match_id,
-                        text=protocol.encode(lobby),
-                        binary=protocol.encode_msgpack(lobby),
-                    )
-                    lobbies.extend((hub, message) for hub in runtime.watchers)
-                continue
+        for runtime in list(self.buckets[(rate, slot)].values()):
             frame = runtime.step()
             if frame is None:
                 continue
@@ -70,25 +71,16 @@ class Ticking:
                 batches[hub].append(frame)
             if runtime.phase == OVER:
                 runtime.final = frame  # sent again to a hub that missed it (Redis away)
+                self.remove(runtime.match_id)
                 host.spawn(host.finish(runtime))
             elif frame.tick % checkpoint_every == runtime.keyframe_phase % checkpoint_every:
                 due.append(runtime)
         work = time.perf_counter() - started
         if batches:
             await host.send_all([(hub, protocol.HubFrames(frames=f)) for hub, f in batches.items()])
-        if lobbies:
-            host.spawn(host.send_all(lobbies))
         if due:
             host.spawn(host.checkpoint(*due))
         return work
-
-    def _maybe_start(self, runtime: MatchRuntime, now: float) -> None:
-        if runtime.should_start(now):
-            runtime.phase = STARTING
-            self.host.spawn(self.host.start_match(runtime))
-        elif runtime.is_stale(now, self.host.config["WAITING_TIMEOUT"]):
-            runtime.phase = OVER
-            self.host.spawn(self.host.abandon(runtime))
 
     def stats(self) -> dict[str, dict[str, float]]:
         return {str(rate): clock.stats.report() for rate, clock in self.clocks.items()}

@@ -30,7 +30,7 @@ export class Lobby {
     $("join-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const code = this.codeInput.value.replace(/\s+/g, "").toUpperCase();
-      if (!code) return this.showError("Type the join code your friend sees (like ABC123).");
+      if (!code) return this.showError("Type your friend's 8-character join code (like K7QM4ZPA).");
       this._enter(() => api.joinByCode(code));
     });
     this.codeInput.addEventListener("input", () => {

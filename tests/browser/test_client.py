@@ -1,4 +1,5 @@
-"""The browser client in real Chromium (Debian's, driven by Playwright): lobby to playing."""
+"""The browser client in real Chromium (Debian's, driven by Playwright): lobby to playing,
+under the server's Content-Security-Policy (a violation Chromium reports fails the test)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,19 @@ KEYS = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "Arr
 PERPENDICULAR = {"up": "left", "down": "right", "left": "down", "right": "up"}
 
 
+def policy_violations(page) -> list[str]:
+    """Chromium reports every refusal by the Content-Security-Policy (and every fault in the
+    Permissions-Policy header) on the console; the list fills as the page runs."""
+    seen: list[str] = []
+
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text or "Permissions-Policy" in message.text:
+            seen.append(message.text)
+
+    page.on("console", on_console)
+    return seen
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -39,6 +53,7 @@ def browser():
 def test_quick_play_renders_the_arena_and_a_key_turns_my_cycle(stack_factory, browser):
     base = stack_factory().web()
     page = browser.new_page(viewport={"width": 1100, "height": 760})
+    violations = policy_violations(page)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(base + "/")
@@ -76,11 +91,13 @@ def test_quick_play_renders_the_arena_and_a_key_turns_my_cycle(stack_factory, br
     artifacts.mkdir(exist_ok=True)
     page.screenshot(path=str(artifacts / "browser-play.png"))
     assert errors == []
+    assert violations == []
 
 
 def test_the_waiting_room_shows_a_friend_joining_by_code(stack_factory, browser):
     base = stack_factory(GAMESERVER_PRIVATE_BOT_FILL_SECONDS="60").web()
     page = browser.new_page()
+    violations = policy_violations(page)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(base + "/")
@@ -103,3 +120,4 @@ def test_the_waiting_room_shows_a_friend_joining_by_code(stack_factory, browser)
         text = page.text_content("#waiting-text")
     assert "host (you), friend" in text and "free seat" in text, text
     assert not errors, errors
+    assert violations == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from games.engine.runtime import PLAYING, Connection, MatchRuntime, SeatGone
@@ -64,7 +66,11 @@ def test_a_dropped_seat_is_kept_through_the_grace_and_a_bot_steers_it():
         match.step()
     assert all(p["alive"] for p in match.game.keyframe(match.state)["players"])
     assert match.connect(0, ALICE_AGAIN) is None
-    assert match.absent == {1: 100.0} and connected(match, 0) and match.keyframe_due
+    assert match.absent == {1: 100.0} and connected(match, 0)
+    # The returning socket gets a keyframe of its own; the others keep their deltas.
+    tick, text, _ = match.joiner_keyframe()
+    assert not match.keyframe_due and json.loads(text)["state"]["players"][0]["connected"]
+    assert tick == match.state.tick and json.loads(text)["key"] is True
 
 
 def test_after_the_grace_the_seat_is_gone_and_the_rules_make_its_player_leave():
@@ -122,3 +128,22 @@ def test_a_waiting_match_shows_who_is_here_on_each_change_and_once_a_second():
     assert match.lobby(now=first + 1.7)["bots_in"] == 3.3  # the countdown, once a second
     match.start([Seat(index=0, name="alice", bot=False), Seat(index=1, name="bob", bot=False)])
     assert match.lobby(now=first + 3) is None  # playing: frames say the rest
+
+
+def test_a_waiting_match_nobody_connected_to_is_abandoned_after_the_timeout():
+    match = runtime()
+    assert not match.is_stale(now=match.created + 59, timeout=60)
+    assert match.is_stale(now=match.created + 60, timeout=60)
+
+
+def test_a_waiting_match_everyone_left_is_abandoned_after_the_grace_never_played_by_bots():
+    match = runtime()
+    match.connect(0, ALICE)
+    match.disconnect(0, ALICE, now=match.first_join + 1)
+    later = match.first_join + match.fill_after + 1  # bots would have filled the seats
+    assert not match.should_start(now=later), "bots never play a match alone"
+    assert not match.is_stale(now=match.first_join + 20, timeout=60)  # the grace: 20 s
+    assert match.is_stale(now=match.first_join + 21, timeout=60)
+    match.connect(0, ALICE_AGAIN)  # back in time: the room is alive again
+    assert not match.is_stale(now=match.first_join + 100, timeout=60)
+    assert match.should_start(now=later)

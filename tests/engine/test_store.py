@@ -127,3 +127,13 @@ def test_a_view_s_call_fails_fast_when_redis_is_away():
     with pytest.raises(StoreUnavailable, match="did not answer"):
         store.issue_ticket("t", b"x", ttl=5)
     assert time.monotonic() - started < 1.5
+
+
+async def test_unredeemed_tickets_do_not_pile_up_in_the_embedded_store():
+    store = MemoryStore()
+    for n in range(500):
+        store.issue_ticket(f"t{n}", b"claims", ttl=0.01)
+    await asyncio.sleep(0.02)
+    for n in range(100):
+        store.issue_ticket(f"u{n}", b"claims", ttl=60)
+    assert len(store._values) <= 200  # the 500 expired ones were swept

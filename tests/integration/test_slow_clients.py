@@ -147,6 +147,7 @@ async def test_a_client_that_stops_reading_is_closed_4408_and_costs_the_server_l
         GAMESERVER_SLOW_CLOSE=str(SLOW_CLOSE),
         GAMESERVER_SILENT_TIMEOUT="60",  # silence is another test: here only lag may close
         GAMESERVER_MAX_SOCKETS_PER_IP="100",
+        GAMESERVER_HTTP_LIMITS="0",  # 22 guests and 5 private matches from 127.0.0.1
     )
     web = stack.web(server=server)
     pid = stack.webs[-1].proc.pid

@@ -146,8 +146,8 @@ async def test_a_flood_is_rate_limited_then_closed_4429_while_others_play_on(
     base = stack_factory().web(server=server)  # bots fill private matches after 1 s
     alice = player(base, "alice")
     created = private_match(alice, seats=8)  # two bots keep the match going past any crash
-    match_id = created["match"]["id"]
-    joined = [player(base, f"p{i}").post(f"/api/matches/{match_id}/join") for i in range(5)]
+    code = {"code": created["match"]["code"]}
+    joined = [player(base, f"p{i}").post("/api/join-by-code", code) for i in range(5)]
     flooder = Player(ws_url(base), created, base, binary=subprotocol == SUBPROTOCOL_MSGPACK)
     bystanders = [Player(ws_url(base), seat, base, binary=i % 2 == 1) for i, seat in
                   enumerate(joined)]  # fmt: skip
@@ -194,7 +194,8 @@ async def test_a_fourth_socket_from_one_address_closes_4429(stack_factory, subpr
     """Socket exhaustion from one address: with GAMESERVER_MAX_SOCKETS_PER_IP=3 the fourth
     concurrent socket from 127.0.0.1 gets "too_many_sockets" and 4429; the first three are
     untouched, and a closed socket frees its place."""
-    base = serve(stack_factory, GAMESERVER_MAX_SOCKETS_PER_IP="3")
+    base = serve(stack_factory, GAMESERVER_MAX_SOCKETS_PER_IP="3",
+                 GAMESERVER_MAX_OPEN_MATCHES_PER_USER="4")  # fmt: skip
     api = player(base, "alice")
     seats = [private_match(api) for _ in range(4)]
     async with contextlib.AsyncExitStack() as sockets:
@@ -224,7 +225,8 @@ async def test_a_socket_closed_for_abuse_frees_its_place(stack_factory, server, 
     """The per-address count must survive the abuse it answers: a socket closed with 4429 (a
     flood of pings) or 4400 (a burst of garbage) gives its place back, or every such close
     would shrink the address's cap for good (behind a proxy: everyone's)."""
-    base = serve(stack_factory, server, GAMESERVER_MAX_SOCKETS_PER_IP="2")
+    base = serve(stack_factory, server, GAMESERVER_MAX_SOCKETS_PER_IP="2",
+                 GAMESERVER_MAX_OPEN_MATCHES_PER_USER="3")  # fmt: skip
     api = player(base, "alice")
     seats = [private_match(api) for _ in range(3)]
     garbage = bad_messages(subprotocol)[-1][0]  # the other frame type

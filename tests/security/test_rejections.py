@@ -184,7 +184,7 @@ async def test_a_ticket_only_opens_its_own_seat_and_only_while_it_holds_it(
     alice, bob, carol = player(base, "alice"), player(base, "bob"), player(base, "carol")
     created = private_match(alice, seats=3)
     match_id = created["match"]["id"]
-    joined = bob.post(f"/api/matches/{match_id}/join")
+    joined = bob.post("/api/join-by-code", {"code": created["match"]["code"]})
     assert joined["seat"] != created["seat"]
 
     async with open_socket(base, created["ticket"], subprotocol=subprotocol) as ws:
