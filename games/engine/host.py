@@ -25,7 +25,7 @@ from games.engine.ownership import Ownership
 from games.engine.persistence import Persistence
 from games.engine.reconciler import Reconciler
 from games.engine.runtime import OVER, PLAYING, STARTING, TICK_SLOTS, WAITING, MatchRuntime
-from games.engine.seating import Seating
+from games.engine.seating import SWEEP_SECONDS, Seating
 from games.engine.ticking import Ticking
 from games.models import Match
 from games.rules import get_game
@@ -181,11 +181,27 @@ class EngineHost:
             runtime.phase = OVER
             self.spawn(self.abandon(runtime), "abandoning a match")
         else:
+            self._wake_when_bots_are_due(runtime, now)
             lobby = runtime.lobby(now)
             if lobby is not None:
                 message = protocol.HubLobby(match=runtime.match_id, text=protocol.encode(lobby),
                                             binary=protocol.encode_msgpack(lobby))  # fmt: skip
                 await self.send_all([(hub, message) for hub in runtime.watchers])
+
+    def _wake_when_bots_are_due(self, runtime: MatchRuntime, now: float) -> None:
+        """The sweep comes once a second; a match due to start before the next one is woken
+        at its moment instead, so that bots fill the seats on time."""
+        if runtime.wakeup is not None or not runtime.connections or runtime.first_join is None:
+            return
+        due = runtime.first_join + runtime.fill_after - now
+        if 0 < due <= SWEEP_SECONDS:
+
+            def wake() -> None:
+                runtime.wakeup = None
+                if runtime.phase == WAITING and self.runtimes.get(runtime.match_id) is runtime:
+                    self.spawn(self.waiting_room(runtime, time.monotonic()), "a waiting room")
+
+            runtime.wakeup = asyncio.get_running_loop().call_later(due, wake)
 
     async def start_match(self, runtime: MatchRuntime) -> None:
         roster = await self.persistence.start(runtime.match_id)  # waits out a database outage

@@ -59,6 +59,7 @@ class MatchRuntime:
         self.created = time.monotonic() if created is None else created
         self.first_join: float | None = None
         self.emptied_at: float | None = None  # when the last person left while it waited
+        self.wakeup: Any = None  # the timer that starts it when bots are due (engine host)
         self.grace = grace  # seconds a dropped person keeps the seat
         self.connections: dict[int, Connection] = {}  # seat -> its one socket
         self.connected_at: dict[int, float] = {}  # seat -> when its socket joined
