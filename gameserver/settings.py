@@ -311,7 +311,8 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["repeats"]}
     },
     "root": {"handlers": ["console"], "level": env_str("GAMESERVER_LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    # axes logs four lines per login, and every new guest is a login.
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 CSRF_FAILURE_VIEW = "games.views.csrf_failure"
