@@ -72,7 +72,10 @@ class FrameHub:
             task.cancel()
 
     def _fault(self, what: str) -> FaultLog:
-        return self._faults.setdefault(what, FaultLog(f"frame hub: {what}", log))
+        faults = self._faults.get(what)  # made once: setdefault would build one per call
+        if faults is None:
+            faults = self._faults[what] = FaultLog(f"frame hub: {what}", log)
+        return faults
 
     async def _send(self, channel: str, message: protocol.LayerMessage) -> None:
         await self.layer.send(channel, protocol.pack(message))

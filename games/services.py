@@ -131,29 +131,21 @@ def _check_open_quota(*, user: AbstractBaseUser, address: str) -> None:
     config = settings.GAMESERVER_HTTP
     if not config["LIMITS"]:
         return
-    _lock_quota("user", str(user.pk))
     waiting = Match.objects.filter(status=Match.Status.WAITING)
-    most = config["MAX_OPEN_MATCHES_PER_USER"]
-    if waiting.filter(created_by=user).count() >= most:
-        raise ServiceError(
-            "open_match_quota",
-            f"at most {most} matches waiting for players made by one player: play or wait "
-            "for one of yours to start (or to be abandoned) first",
-            status=429,
-            retry_after=QUOTA_RETRY_SECONDS,
-        )
-    if not address:
-        return
-    _lock_quota("address", address)
-    most = config["MAX_OPEN_MATCHES_PER_ADDRESS"]
-    if waiting.filter(created_from=address).count() >= most:
-        raise ServiceError(
-            "open_match_quota",
-            f"at most {most} matches waiting for players made from one address: play or "
-            "wait for one of them to start (or to be abandoned) first",
-            status=429,
-            retry_after=QUOTA_RETRY_SECONDS,
-        )
+    scopes = [("user", str(user.pk), {"created_by": user}, "by one player")]
+    if address:
+        scopes.append(("address", address, {"created_from": address}, "from one address"))
+    for kind, key, mine, where in scopes:
+        _lock_quota(kind, key)
+        most = config[f"MAX_OPEN_MATCHES_PER_{kind.upper()}"]
+        if waiting.filter(**mine).count() >= most:
+            raise ServiceError(
+                "open_match_quota",
+                f"at most {most} matches waiting for players made {where}: play or wait "
+                "for one of them to start (or to be abandoned) first",
+                status=429,
+                retry_after=QUOTA_RETRY_SECONDS,
+            )
 
 
 def _lock_quota(kind: str, key: str) -> None:

@@ -106,9 +106,16 @@ class EngineHost:
         self._background.add(task)
         task.add_done_callback(lambda done: self._done(done, what))
 
+    def fault(self, what: str) -> FaultLog:
+        """The one FaultLog of `what`, made on first use (not per call: this runs per tick)."""
+        faults = self.faults.get(what)
+        if faults is None:
+            faults = self.faults[what] = FaultLog(f"engine {self.name}: {what}", log)
+        return faults
+
     def _done(self, task: asyncio.Task, what: str) -> None:
         self._background.discard(task)
-        faults = self.faults.setdefault(what, FaultLog(f"engine {self.name}: {what}", log))
+        faults = self.fault(what)
         if task.cancelled():
             return
         if task.exception() is not None:
@@ -138,8 +145,7 @@ class EngineHost:
             *(self.layer.send(channel, protocol.pack(message)) for channel, message in messages),
             return_exceptions=True,
         )
-        faults = self.faults.setdefault("sending", FaultLog(f"engine {self.name}: sending "
-                                         "frames", log))  # fmt: skip
+        faults = self.fault("sending frames")
         failed = next((error for error in sent if isinstance(error, BaseException)), None)
         if failed is not None:
             faults.failed(failed)
