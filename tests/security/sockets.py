@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bench.stack import Stack
 from games.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, TICKET_PREFIX
+from tests.players import PERPENDICULAR, Player
 from tests.support import Api
 
 SERVERS = ["daphne", "uvicorn"]
@@ -217,3 +218,24 @@ BAD_ENCODING: dict[str, list[tuple[str | bytes, str]]] = {
 def bad_messages(subprotocol: str) -> list[tuple[str | bytes, str]]:
     """(frame, error code) pairs for a socket speaking `subprotocol`."""
     return [(encode(m, subprotocol), code) for m, code in BAD_ON_BOTH] + BAD_ENCODING[subprotocol]
+
+
+async def play_to_the_end(alice: Player, seat: dict[str, Any], timeout: float) -> None:
+    """A connected player's whole match: it starts, a turn is obeyed, the cycle rides into a
+    wall, `over` and 1000 come, with every frame and no error on the way."""
+    reader = asyncio.create_task(alice.run())
+    await alice.wait_until(alice.playing, 30, "the match to start (a bot fills seat 2)")
+    heading = PERPENDICULAR[alice.me()["dir"]]
+    await alice.send_input({"dir": heading})
+    await alice.wait_until(
+        lambda: alice.me()["dir"] == heading or alice.over is not None, 5, f"the turn to {heading}"
+    )
+    assert alice.me()["dir"] == heading
+    await asyncio.wait_for(reader, timeout)  # going straight, alice hits a wall within 7 s
+    assert alice.welcome is not None and alice.welcome["seat"] == seat["seat"]
+    assert alice.errors == []
+    assert len(alice.frames) >= 40
+    assert alice.over is not None and alice.close_code == 1000, (
+        alice.close_code,
+        alice.messages[-2:],
+    )

@@ -26,7 +26,6 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from bench.stack import ROOT, Stack, uvicorn_args
-from tests.players import PERPENDICULAR
 from tests.security.nginx import (
     NGINX,
     DoorApi,
@@ -37,7 +36,7 @@ from tests.security.nginx import (
     seconds,
     start_front_door,
 )
-from tests.security.sockets import assert_rejected
+from tests.security.sockets import assert_rejected, play_to_the_end
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -277,24 +276,7 @@ async def test_a_game_plays_through_the_proxy_over_wss_to_the_end(front):
     await alice.connect()
     assert alice.ws.response.headers["Server"].startswith("nginx"), alice.ws.response.headers
     assert alice.ws.transport.get_extra_info("ssl_object").version().startswith("TLS")
-    reader = asyncio.create_task(alice.run())
-
-    await alice.wait_until(alice.playing, 30, "the match to start (a bot fills seat 2)")
-    heading = PERPENDICULAR[alice.me()["dir"]]
-    await alice.send_input({"dir": heading})
-    await alice.wait_until(
-        lambda: alice.me()["dir"] == heading or alice.over is not None, 5, f"the turn to {heading}"
-    )
-    assert alice.me()["dir"] == heading
-    await asyncio.wait_for(reader, 60)  # going straight, alice hits a wall within 7 s
-
-    assert alice.welcome is not None and alice.welcome["seat"] == seat["seat"]
-    assert alice.errors == []
-    assert len(alice.frames) >= 40
-    assert alice.over is not None and alice.close_code == 1000, (
-        alice.close_code,
-        alice.messages[-2:],
-    )
+    await play_to_the_end(alice, seat, timeout=60)
 
 
 def test_static_files_come_from_disk_and_plain_http_is_redirected(front):

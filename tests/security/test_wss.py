@@ -3,7 +3,6 @@ HTTP API over https, and a whole match over wss:// from a client that trusts onl
 
 from __future__ import annotations
 
-import asyncio
 import http.cookiejar
 import ssl
 import urllib.error
@@ -15,7 +14,8 @@ import websockets
 
 from bench.stack import DAPHNE, Stack, free_port
 from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
-from tests.players import PERPENDICULAR, Player
+from tests.players import Player
+from tests.security.sockets import play_to_the_end
 from tests.support import Api
 
 pytestmark = pytest.mark.timeout(120)
@@ -80,23 +80,6 @@ async def test_a_match_over_wss_from_https_api_to_the_result(stack_factory):
     alice = WssPlayer(base.replace("https://", "wss://") + "/ws/play/", seat, base, context)
     await alice.connect()
     assert alice.ws.transport.get_extra_info("ssl_object").version().startswith("TLS")
-    reader = asyncio.create_task(alice.run())
-
-    await alice.wait_until(alice.playing, 30, "the match to start (a bot fills seat 2)")
-    heading = PERPENDICULAR[alice.me()["dir"]]
-    await alice.send_input({"dir": heading})
-    await alice.wait_until(
-        lambda: alice.me()["dir"] == heading or alice.over is not None, 5, f"the turn to {heading}"
-    )
-    assert alice.me()["dir"] == heading
-    await asyncio.wait_for(reader, 100)  # going straight, alice hits a wall within 7 s
-
-    assert alice.welcome is not None and alice.welcome["seat"] == seat["seat"]
-    assert alice.errors == []
-    assert len(alice.frames) >= 40
-    assert alice.over is not None and alice.close_code == 1000, (
-        alice.close_code,
-        alice.messages[-2:],
-    )
+    await play_to_the_end(alice, seat, timeout=100)
     match = api.get(f"/api/matches/{seat['match']['id']}")["match"]
     assert match["status"] == "finished" and match["result"] == alice.over["result"]
