@@ -45,7 +45,7 @@ async def start(player: Player) -> asyncio.Task:
     return asyncio.create_task(player.run())
 
 
-def cautious_heading(model: dict[str, Any], seat: int) -> str:
+def cautious_heading(model: dict[str, Any], seat: int, turn: bool = False) -> str:
     """safe_heading, with every cell another live cycle could move into next counted as taken:
     two cycles entering one cell both crash, and a crash can end a match a test still needs."""
     view = {**model, "players": list(model["players"])}
@@ -54,7 +54,7 @@ def cautious_heading(model: dict[str, Any], seat: int) -> str:
             for dx, dy in STEPS.values():
                 x, y = other["x"] + dx, other["y"] + dy
                 view["players"].append({"x": x, "y": y, "trail": [[x, y]]})
-    return safe_heading(view, seat)
+    return safe_heading(view, seat, turn)
 
 
 async def steer(player: Player) -> None:
@@ -71,6 +71,34 @@ async def steer(player: Player) -> None:
                     with contextlib.suppress(websockets.ConnectionClosed):
                         await player.send_input({"dir": heading})
         await asyncio.sleep(0.01)
+
+
+async def turn_and_watch(player: Player, watcher: Player, timeout: float = 2) -> str:
+    """Turn the player's (unsteered) cycle and wait until the watcher sees the new heading.
+
+    A turn back onto the way the cycle last moved is refused, and the heading a frame shows
+    may not have been ridden yet: wait for a move the way the frame heads (from then on both
+    turns are allowed), then take the roomier turn so the cycle is not crashed by the test."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last = player.me()["x"], player.me()["y"]
+    while True:
+        me = player.me()
+        assert me["alive"], f"seat {player.seat}: the cycle crashed before the turn"
+        at = me["x"], me["y"]
+        if at != last:
+            step = (at[0] - last[0], at[1] - last[1])
+            if step == STEPS[me["dir"]]:
+                break
+            last = at
+        assert loop.time() < deadline, f"seat {player.seat}: no move within {timeout} s"
+        await asyncio.sleep(0.002)
+    heading = cautious_heading(player.model, player.seat, turn=True)
+    await player.send_input({"dir": heading})
+    await watcher.wait_until(
+        lambda: watcher.model["players"][player.seat]["dir"] == heading, timeout, "the turn"
+    )
+    return heading
 
 
 async def stop_tasks(*tasks: asyncio.Task) -> None:
@@ -130,9 +158,10 @@ def taken_cells(model: dict[str, Any]) -> set[tuple[int, int]]:
     return taken
 
 
-def safe_heading(model: dict, seat: int) -> str:
+def safe_heading(model: dict, seat: int, turn: bool = False) -> str:
     """The heading with the most room to move into (a bounded flood fill), then the longest
-    straight run: enough to outlive a fuzz run; a crash would end the match too early."""
+    straight run: enough to outlive a fuzz run; a crash would end the match too early. With
+    `turn`, only the two turns off the current heading are candidates."""
     taken = taken_cells(model)
     me = model["players"][seat]
 
@@ -160,4 +189,5 @@ def safe_heading(model: dict, seat: int) -> str:
             run += 1
         return (room(x, y), run)
 
-    return max([me["dir"], *TURNS[me["dir"]]], key=score)
+    candidates = list(TURNS[me["dir"]]) if turn else [me["dir"], *TURNS[me["dir"]]]
+    return max(candidates, key=score)

@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from games.rules.lightcycles import MOVE_EVERY
 from tests.matches import (
     assert_steady,
     close_all,
@@ -20,8 +19,9 @@ from tests.matches import (
     start,
     steer,
     stop_tasks,
+    turn_and_watch,
 )
-from tests.players import PERPENDICULAR, Player
+from tests.players import Player
 from tests.proxy import FaultyProxy
 from tests.support import Api
 
@@ -84,6 +84,7 @@ async def test_a_dropped_player_gets_the_seat_back_within_the_grace(stack_factor
         readers.append(asyncio.create_task(bob.run()))
         await bob.wait_until(lambda: bob.model is not None, 5, "a keyframe after reconnecting")
         resumed = time.monotonic() - reconnecting
+        steering[bob.seat] = asyncio.create_task(steer(bob))  # the bot no longer does
         print(f"\n{drop}: reconnect (ticket + socket) to first keyframe {resumed * 1000:.0f} ms")
 
         welcome, keyframe = bob.messages[seen], bob.messages[seen + 1]
@@ -101,11 +102,8 @@ async def test_a_dropped_player_gets_the_seat_back_within_the_grace(stack_factor
             lambda: alice.model["players"][bob.seat]["connected"], 2, "Bob shown connected"
         )
 
-        heading = PERPENDICULAR[bob.me()["dir"]]
-        await bob.send_input({"dir": heading})
-        await alice.wait_until(
-            lambda: alice.model["players"][bob.seat]["dir"] == heading, 2, "Bob's turn"
-        )
+        await stop_tasks(steering.pop(bob.seat))
+        await turn_and_watch(bob, alice)
         assert alice.over is None and bob.close_code is None and not bob.errors
     finally:
         await stop_tasks(*steering.values())
@@ -215,17 +213,7 @@ async def test_a_second_socket_for_a_seat_replaces_the_first(request, stack_fact
         assert not shown, f"Alice saw Bob's seat disconnected at ticks {shown}"
 
         await stop_tasks(steering.pop())
-        # The last steering input may not have moved the cycle yet, and a turn back onto the
-        # way it came is refused: let it move first, so the turn below is always a real one.
-        stopped_at = second.model["tick"]
-        await second.wait_until(lambda: second.model["tick"] >= stopped_at + 2 * MOVE_EVERY, 2,
-                                "the cycle to move")  # fmt: skip
-        assert second.me()["alive"], "Bob's cycle crashed before the turn could be tested"
-        heading = PERPENDICULAR[second.me()["dir"]]
-        await second.send_input({"dir": heading})
-        await alice.wait_until(
-            lambda: alice.model["players"][second.seat]["dir"] == heading, 2, "Bob's turn"
-        )
+        await turn_and_watch(second, alice)
         assert alice.over is None and alice.close_code is None
     finally:
         await stop_tasks(*steering)
