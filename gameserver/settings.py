@@ -245,6 +245,19 @@ GAMESERVER = {
     "ORPHAN_SECONDS": env_number("GAMESERVER_ORPHAN_SECONDS", 10, minimum=1, maximum=3600),
     "REPORT_SECONDS": env_number("GAMESERVER_REPORT_SECONDS", 30, minimum=1, maximum=3600),
     "EMBEDDED_ENGINE": env_bool("GAMESERVER_EMBEDDED_ENGINE", not REDIS_URL),
+    # Each engine writes what it runs to the store this often (the admin's Engines page,
+    # /readyz); an engine not heard from for ENGINE_SILENT is shown silent, and forgotten
+    # ENGINE_FORGET after its last heartbeat.
+    "ENGINE_HEARTBEAT": env_number("GAMESERVER_ENGINE_HEARTBEAT", 2, minimum=0.1, maximum=60),
+    "ENGINE_SILENT": env_number("GAMESERVER_ENGINE_SILENT", 6, minimum=0.3, maximum=600),
+    "ENGINE_FORGET": env_number("GAMESERVER_ENGINE_FORGET", 3600, minimum=1, maximum=86400),
+    # /metrics of a web process: open in DJANGO_DEBUG mode; in production only with this
+    # bearer token, or from these client addresses (neither set: /metrics answers 403).
+    "METRICS_TOKEN": env_str("GAMESERVER_METRICS_TOKEN", ""),
+    "METRICS_ALLOW_IPS": env_list("GAMESERVER_METRICS_ALLOW_IPS", []),
+    # An engine serves /metrics and /healthz on this port (0: none; `runengine --metrics-port`).
+    "ENGINE_METRICS_PORT": int(env_number("GAMESERVER_ENGINE_METRICS_PORT", 0, minimum=0,
+                                          maximum=65535)),  # fmt: skip
 }
 
 
