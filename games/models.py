@@ -80,6 +80,7 @@ class Participant(models.Model):
     placement = models.PositiveSmallIntegerField(null=True, blank=True)
     joined_at = models.DateTimeField(auto_now_add=True)
     left_at = models.DateTimeField(null=True, blank=True)
+    kicked_at = models.DateTimeField(null=True, blank=True)  # staff removed the person
 
     class Meta:
         ordering = ["match", "seat"]
@@ -92,3 +93,49 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} (seat {self.seat})"
+
+
+class Ban(models.Model):
+    """A user who may not play: no ticket, no new match, open sockets closed (games.staff)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="ban")  # fmt: skip
+    reason = models.CharField(max_length=200, blank=True, default="")
+    banned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"ban of {self.user}"
+
+
+class StaffAction(models.Model):
+    """The audit trail: every staff action on the live service, who, when, what and why.
+    Written once by games.staff, never edited (the admin shows it read-only)."""
+
+    class Kind(models.TextChoices):
+        END = "end", "end a match"
+        KICK = "kick", "kick a player"
+        BAN = "ban", "ban a user"
+        UNBAN = "unban", "unban a user"
+        NOTICE = "notice", "send a notice"
+
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    staff_name = models.CharField(max_length=150)  # kept if the account is deleted
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
+    match = models.ForeignKey(Match, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="staff_actions")  # fmt: skip
+    target = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")  # fmt: skip
+    detail = models.CharField(max_length=200, blank=True, default="")  # e.g. "seat 2, to a bot"
+    reason = models.CharField(max_length=500, blank=True, default="")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.staff_name}: {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -4,7 +4,7 @@ channel-layer messages between hubs and engines. docs/PROTOCOL.md describes this
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -243,6 +243,25 @@ class EngineReleased(LayerMessage, tag="engine.released"):
     matches: list[str]
 
 
+class EngineControl(LayerMessage, tag="engine.control"):
+    """staff (a web process) -> the owner engine: end a match, kick a seat, or show a notice;
+    the engine applies it between ticks and answers on `reply` with a ControlAnswer."""
+
+    action: Literal["end", "kick", "notice"]
+    match: str
+    reply: str
+    seat: int = -1  # kick: the seat
+    remove: bool = False  # kick: the rules' leave runs (True) or a bot takes the seat (False)
+    text: str = ""  # end and kick: the staff's reason (may be empty); notice: the notice
+
+
+class ControlAnswer(LayerMessage, tag="control.answer"):
+    """engine -> the staff's web process: done, or why not."""
+
+    ok: bool
+    message: str
+
+
 class FrameEntry(msgspec.Struct, array_like=True, frozen=True):
     """One match's frame of one tick, encoded once per sub-protocol; `token` is the fencing
     token of the owner's lease, so a hub can drop a frame from an engine that lost it."""
@@ -301,14 +320,30 @@ class HubLobby(LayerMessage, tag="hub.lobby"):
     binary: bytes
 
 
+class HubNotice(LayerMessage, tag="hub.notice"):
+    """engine -> hub: a staff notice for every socket of the match, encoded once."""
+
+    match: str
+    text: str
+    binary: bytes
+
+
+class HubBanned(LayerMessage, tag="hub.banned"):
+    """staff -> every hub: close this user's sockets (4403 `banned`)."""
+
+    user: int
+    message: str
+
+
 EngineMessage = (
     EngineWatch | EngineHeartbeat | EngineUnwatch | EngineJoin | EngineDrop | EngineInputs
-    | EngineReleased
+    | EngineReleased | EngineControl
 )  # fmt: skip
-HubMessage = HubFrames | HubOwner | HubKeyframe | HubKick | HubLobby
+HubMessage = HubFrames | HubOwner | HubKeyframe | HubKick | HubLobby | HubNotice | HubBanned
 _layer_encoder = msgspec.msgpack.Encoder()
 _engine_decoder = msgspec.msgpack.Decoder(EngineMessage)
 _hub_decoder = msgspec.msgpack.Decoder(HubMessage)
+_answer_decoder = msgspec.msgpack.Decoder(ControlAnswer)
 
 
 def pack(message: LayerMessage) -> dict[str, Any]:
@@ -324,6 +359,11 @@ def unpack_engine(raw: dict[str, Any]) -> EngineMessage:
 def unpack_hub(raw: dict[str, Any]) -> HubMessage:
     """A message for a hub; raises msgspec.ValidationError/DecodeError if malformed."""
     return _hub_decoder.decode(raw["body"])
+
+
+def unpack_answer(raw: dict[str, Any]) -> ControlAnswer:
+    """An engine's answer to a staff action; raises msgspec errors if malformed."""
+    return _answer_decoder.decode(raw["body"])
 
 
 def now_ms() -> float:

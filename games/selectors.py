@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from games.models import Match, Participant
+from games.models import Ban, Match, Participant
 from games.rules.base import Seat
 
 
@@ -13,6 +13,11 @@ def open_matches(*, game: str | None, limit: int = 50) -> list[Match]:
     if game:
         matches = matches.filter(game=game)
     return list(matches.order_by("created_at").prefetch_related("participants")[:limit])
+
+
+def ban_reason(*, user_id: int) -> str | None:
+    """Why the user may not play ("" when no reason was given), or None: not banned."""
+    return Ban.objects.filter(user_id=user_id).values_list("reason", flat=True).first()
 
 
 def match_get(*, match_id: str) -> Match | None:

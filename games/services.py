@@ -212,6 +212,8 @@ def seat_check_return(match: Match, participant: Participant) -> None:
     """May the holder of a seat come back to it (a new ticket, a reconnect)?"""
     if match.is_over:
         raise ServiceError("match_over", "that match is over", status=409)
+    if participant.kicked_at is not None:
+        raise ServiceError("kicked", "staff removed you from this match", status=403)
     if participant.left_at is not None:
         raise ServiceError("seat_gone", SEAT_GONE, status=410)
 

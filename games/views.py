@@ -18,7 +18,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from games import ratelimit, services
 from games.models import Match, Participant
 from games.rules import GAMES
-from games.selectors import match_get, match_json, open_matches
+from games.selectors import ban_reason, match_get, match_json, open_matches
 from games.services import ServiceError
 from games.store import StoreUnavailable
 from games.tickets import ticket_issue
@@ -93,6 +93,9 @@ def _serve(
             return error(401, "no_player", "choose a name first: POST /api/guest")
         if player and (user.is_staff or user.is_superuser):
             return error(403, "staff", STAFF_REFUSED)
+        if player and (reason := ban_reason(user_id=user.pk)) is not None:
+            why = f": {reason}" if reason else ""
+            return error(403, "banned", f"this account may not play{why}")
         if limit:
             ratelimit.check(request, limit, seat=kwargs.get("match_id"))
     body: dict[str, Any] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from games.protocol import FrameEntry, encode, encode_msgpack, now_ms
@@ -96,6 +96,23 @@ class MatchRuntime:
         if self.phase == PLAYING:
             self.game.join(self.state, seat)
         return previous if previous not in (None, connection) else None
+
+    def stop(self, reason: str) -> None:
+        """Staff ended the match: its next tick is its last, with `reason` in the result."""
+        self.game.stop(self.state, reason)
+
+    def remove(self, seat: int, to_bot: bool) -> Connection | None:
+        """Staff removed the seat's person for good: a bot plays the seat on, or the rules'
+        leave runs. Returns the socket to close, if one is open."""
+        connection = self.connections.pop(seat, None)
+        self.absent.pop(seat, None)
+        self.left.add(seat)  # no socket takes the seat again, not even after a takeover
+        if to_bot:
+            self.roster[seat] = replace(self.roster[seat], bot=True)
+            self.game.drop(self.state, seat)  # shown without a person, like any absent seat
+        else:
+            self.game.leave(self.state, seat)
+        return connection
 
     def joiner_keyframe(self) -> tuple[int, str, bytes] | None:
         """A keyframe of the state as it is, for one (re)connecting socket alone: the other

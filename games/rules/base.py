@@ -98,6 +98,10 @@ class Game(Protocol):
     def result(self, state: Any) -> Result:
         """Only called once is_over() is true."""
 
+    def stop(self, state: Any, reason: str) -> None:
+        """End the match now (staff ended it): from the next tick is_over() is true, and
+        result() places every seat as it stands, with `reason` as the result's reason."""
+
     def dump(self, state: Any) -> JSON:
         """A checkpoint: load(dump(s)) behaves exactly like s from here on."""
 

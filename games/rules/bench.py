@@ -39,6 +39,7 @@ class BenchState:
     turned: list[list[Any]] = field(default_factory=list)  # [seat, dir] changed this tick
     presence: list[list[Any]] = field(default_factory=list)  # [seat, connected] since a tick
     shown_presence: list[list[Any]] = field(default_factory=list)  # ...carried by this delta
+    stopped: str | None = None  # the reason, once staff ended the match
 
 
 def apply_delta(model: JSON, delta: JSON) -> JSON:
@@ -147,7 +148,10 @@ class BenchArena:
         return delta
 
     def is_over(self, state: BenchState) -> bool:
-        return state.tick >= TIME_LIMIT_TICKS
+        return state.tick >= TIME_LIMIT_TICKS or state.stopped is not None
+
+    def stop(self, state: BenchState, reason: str) -> None:
+        state.stopped = reason
 
     def result(self, state: BenchState) -> Result:
         ranked = sorted(state.dots, key=lambda d: -d.score)
@@ -159,19 +163,21 @@ class BenchArena:
         return Result(
             standings=standings,
             winner=winners[0] if len(winners) == 1 else None,
-            reason="time limit" if len(winners) == 1 else "draw",
+            reason=state.stopped or ("time limit" if len(winners) == 1 else "draw"),
         )
 
     def dump(self, state: BenchState) -> JSON:
         return {
             "tick": state.tick,
+            "stopped": state.stopped,
             "dots": [
                 [d.seat, d.name, d.bot, d.x, d.y, d.dir, d.score, d.connected] for d in state.dots
             ],
         }
 
     def load(self, data: JSON) -> BenchState:
-        return BenchState(dots=[Dot(*row) for row in data["dots"]], tick=data["tick"])
+        return BenchState(dots=[Dot(*row) for row in data["dots"]], tick=data["tick"],
+                          stopped=data.get("stopped"))  # fmt: skip
 
 
 def _set_presence(state: BenchState, seat: int, connected: bool) -> None:

@@ -171,7 +171,7 @@ class LightCycles:
                 if state.play_ticks % MOVE_EVERY == 0:
                     moves = _step(state)
                 if state.phase == PLAY and state.play_ticks >= PLAY_TICKS:
-                    _end_at_time_limit(state)
+                    _place_survivors(state, TIME_LIMIT)
         seen = _visible(state)
         state.last_delta = _diff(state.tick, state.seen, seen, moves)
         state.seen = seen
@@ -197,6 +197,10 @@ class LightCycles:
         cycle.connected = False
         if cycle.alive and state.phase != OVER:
             _eliminate(state, [cycle])
+
+    def stop(self, state: LightCyclesState, reason: str) -> None:
+        if state.phase != OVER:
+            _place_survivors(state, reason)
 
     def keyframe(self, state: LightCyclesState) -> JSON:
         return {
@@ -377,12 +381,12 @@ def _eliminate(state: LightCyclesState, crashed: list[Cycle]) -> None:
         _finish(state, DRAW)
 
 
-def _end_at_time_limit(state: LightCyclesState) -> None:
+def _place_survivors(state: LightCyclesState, reason: str) -> None:
     """Survivors are placed by score, ties shared; the crashed keep their places below them."""
     survivors = [c for c in state.cycles if c.alive]
     for cycle in survivors:
         cycle.placement = 1 + sum(other.score > cycle.score for other in survivors)
-    _finish(state, TIME_LIMIT)
+    _finish(state, reason)
 
 
 def _finish(state: LightCyclesState, reason: str) -> None:

@@ -7,7 +7,7 @@ import { DirectionInput } from "./input.js";
 import { Lobby } from "./lobby.js";
 import { LightCyclesModel, playerName } from "./model.js";
 import { GameSocket } from "./net.js";
-import { Reconnector, RETRY_CODES, STOP_MESSAGES } from "./reconnect.js";
+import { Reconnector, RETRY_CODES, STAFF_MESSAGES, STOP_MESSAGES } from "./reconnect.js";
 import { ArenaRenderer } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
@@ -60,6 +60,7 @@ function startMatch({ match, seat, ticket }) {
   lobby.hide();
   $("game").hidden = false;
   hideGameOver();
+  $("notice").hidden = true;
   setStatus("waiting…");
   hud.reset();
   showMatchInfo();
@@ -81,6 +82,7 @@ function connect(ticket) {
   socket.addEventListener("lobby", mine(onLobby));
   socket.addEventListener("frame", mine(onFrame));
   socket.addEventListener("over", mine(onOver));
+  socket.addEventListener("notice", mine(onNotice));
   socket.addEventListener("error", mine(onServerError));
   socket.addEventListener("close", mine(onClose));
 }
@@ -94,6 +96,12 @@ function onServerError(error) {
   play.degradedAt = performance.now();
   updateStatus();
   setTimeout(() => play && updateStatus(), DEGRADED_SHOWN_MS + 50);
+}
+
+/** A notice from the game's staff, shown above the arena until the match is left. */
+function onNotice(msg) {
+  $("notice").textContent = `Notice from staff: ${msg.text}`;
+  $("notice").hidden = false;
 }
 
 function onWelcome(msg) {
@@ -228,7 +236,10 @@ function onClose({ code, error }) {
   if (RETRY_CODES.has(code)) return current.reconnector.dropped(code, error);
   current.reconnector.cancel();
   const why = error && error.message ? ` The server said: ${error.message}.` : "";
-  const message = STOP_MESSAGES[code] || `The connection closed unexpectedly (close code ${code}).`;
+  const message =
+    (error && STAFF_MESSAGES[error.code]) ||
+    STOP_MESSAGES[code] ||
+    `The connection closed unexpectedly (close code ${code}).`;
   backToLobby(message + why);
 }
 

@@ -6,6 +6,7 @@
 //   frame    {tick, sent, key, state | delta}
 //   lobby    {seats, players: [{seat, name}], bots_in}   while the match waits for players
 //   over     {result}
+//   notice   {text}                     a notice from the game's staff
 //   error    {code, message}            an `error` message from the server
 //   close    {code, reason, error}      `error` is the last server error message, if any;
 //                                       emitted once, also when the watchdog gives up on a
@@ -175,6 +176,9 @@ export class GameSocket extends EventTarget {
         break;
       case "over":
         this._emit("over", msg);
+        break;
+      case "notice":
+        this._emit("notice", msg);
         break;
       case "error":
         this._lastError = { code: msg.code, message: msg.message };

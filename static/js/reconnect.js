@@ -20,6 +20,12 @@ export const STOP_MESSAGES = {
   4410: SEAT_LOST_MESSAGE,
 };
 
+/** Closes that staff caused (4403 with these error codes): never retried either. */
+export const STAFF_MESSAGES = {
+  kicked: "You were removed from the match by the game's staff.",
+  banned: "This account may not play any more (the game's staff banned it).",
+};
+
 const DROP_REASONS = {
   1000: "The connection closed but the match goes on.",
   1001: "The server is restarting.",

@@ -147,3 +147,47 @@ def test_a_waiting_match_everyone_left_is_abandoned_after_the_grace_never_played
     match.connect(0, ALICE_AGAIN)  # back in time: the room is alive again
     assert not match.is_stale(now=match.first_join + 100, timeout=60)
     assert match.should_start(now=later)
+
+
+@pytest.mark.parametrize("game", ["lightcycles", "bench"])
+def test_staff_ending_a_match_makes_its_next_tick_the_last_with_the_staff_reason(game):
+    match = playing(game)
+    for _ in range(80):  # past Light Cycles' countdown: cycles moved, scores differ from 0
+        match.step()
+    before = match.state.tick
+    match.stop("ended by staff: cheating reported")
+    frame = match.step()
+    assert frame.tick == before + 1, "the last frame is a new tick, so hubs do not drop it"
+    assert frame.over is not None and match.phase == "over"
+    result = json.loads(frame.over)["result"]
+    assert result["reason"] == "ended by staff: cheating reported"
+    assert sorted(s["seat"] for s in result["standings"]) == [0, 1]
+    assert all(s["placement"] in (1, 2) for s in result["standings"])
+
+
+def test_staff_ending_survives_a_checkpoint():
+    match = playing("bench")
+    match.step()
+    match.stop("ended by staff")
+    copy = runtime("bench")
+    copy.restore(json.loads(json.dumps(match.dump())))
+    frame = copy.step()
+    assert frame.over is not None
+    assert json.loads(frame.over)["result"]["reason"] == "ended by staff"
+
+
+@pytest.mark.parametrize("to_bot", [True, False])
+def test_a_kicked_seat_is_closed_refused_and_given_to_a_bot_or_left(to_bot):
+    match = playing()
+    assert match.remove(1, to_bot=to_bot) == BOB, "the socket to close"
+    assert 1 not in match.connections and 1 in match.left
+    with pytest.raises(SeatGone):
+        match.connect(1, Connection("hub.one", "3"))
+    match.add_input(1, {"dir": "up"})
+    assert match.inputs == [], "the kicked person's inputs are not taken"
+    assert match.roster[1].bot is to_bot
+    cycle = match.game.keyframe(match.state)["players"][1]
+    assert cycle["alive"] is to_bot, "leave crashes a Light Cycle; a bot rides it on"
+    restored = runtime("lightcycles")
+    restored.restore(json.loads(json.dumps(match.dump())))
+    assert restored.roster[1].bot is to_bot and 1 in restored.left
