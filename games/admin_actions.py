@@ -53,8 +53,9 @@ class KickForm(forms.Form):
     def __init__(self, *args: Any, match: Match, **kwargs: Any):
         super().__init__(*args, **kwargs)
         people = match.participants.filter(bot=False, kicked_at=None, user__isnull=False)
-        self.fields["participant"].queryset = people
-        self.fields["participant"].label_from_instance = lambda p: f"seat {p.seat}: {p}"
+        choice = self.fields["participant"]
+        choice.queryset = people
+        choice.label_from_instance = lambda p: f"seat {p.seat}: {p.display_name}"
 
 
 def _end(user: Any, match: Match, data: dict[str, Any]) -> str:

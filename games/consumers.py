@@ -16,14 +16,14 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from games import protocol
+from games import metrics, protocol
 from games.hub import FrameHub, local_hub
 from games.limits import DropWindow, TokenBucket, sockets_per_address
 from games.protocol import Ack, Auth, Input, Ping, ProtocolError
 from games.rules import get_game
 from games.rules.base import Game, InvalidInput
 from games.security import OriginAllowList, origin_of
-from games.selectors import match_get, match_json, seat_holder
+from games.selectors import ban_reason, match_get, match_json, seat_holder
 from games.services import SEAT_GONE
 from games.supervise import FaultLog
 from games.tickets import ticket_redeem
@@ -36,11 +36,14 @@ _socket_ids = itertools.count(1)
 
 def _match_for_socket(
     match_id: str, seat: int, user_id: int
-) -> tuple[dict[str, Any] | None, tuple[int, bool] | None]:
+) -> tuple[dict[str, Any] | None, tuple[int, bool] | None, str | None]:
+    """The match, the seat's holder (and whether they left it), and why the player is banned
+    (None: not banned; a ticket issued just before a ban must not open a socket)."""
     match = match_get(match_id=match_id)
     if match is None or match.is_over:
-        return None, None
-    return match_json(match, viewer_id=user_id), seat_holder(match_id=match_id, seat=seat)
+        return None, None, None
+    holder = seat_holder(match_id=match_id, seat=seat)
+    return match_json(match, viewer_id=user_id), holder, ban_reason(user_id=user_id)
 
 
 class PlayConsumer(AsyncWebsocketConsumer):
@@ -61,6 +64,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
     warned_at = 0.0
     degraded_at = -DEGRADED_EVERY
     closing = False  # we sent a close: ignore what the client still had in flight
+    closed_by_us = False  # its close is counted under our code, not the client's
+    user_id: int | None = None  # the ticket's player, once authenticated (a ban closes it)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """One socket, one plain loop over its ASGI events.
@@ -79,11 +84,13 @@ class PlayConsumer(AsyncWebsocketConsumer):
         # the hub reads this flag instead, so that no stalled socket makes it wait.
         writable = getattr(getattr(send, "__self__", None), "writable", None)
         self.writable = writable if isinstance(writable, asyncio.Event) else None
+        metrics.CONNECTIONS_OPEN.inc()
         try:
             with contextlib.suppress(StopConsumer):
                 while True:
                     await self.dispatch(await receive())
         finally:
+            metrics.CONNECTIONS_OPEN.dec()
             await self.disconnect(None)  # idempotent: frees the address slot and the seat
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -96,6 +103,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
         elif kind == "websocket.connect":
             await self.websocket_connect(message)
         elif kind == "websocket.disconnect":
+            if not self.closed_by_us:
+                code = metrics.close_code_label(message.get("code"), by_client=True)
+                metrics.CLOSES.labels(code).inc()
             await self.websocket_disconnect(message)
         else:
             raise ValueError(f"no handler for message type {kind}")
@@ -171,11 +181,14 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 "ticket unknown, expired or already used: get a new one from the HTTP API",
             )
             return
-        match, holder = await database_sync_to_async(_match_for_socket)(
+        match, holder, banned = await database_sync_to_async(_match_for_socket)(
             ticket.match_id, ticket.seat, ticket.user_id
         )
         if match is None:
             await self.reject(protocol.CLOSE_MATCH_GONE, "match_gone", "that match is over")
+            return
+        if banned is not None:
+            await self.reject(protocol.CLOSE_FORBIDDEN, "banned", "this account may not play")
             return
         holder_id, left = holder or (None, False)
         if left:
@@ -186,6 +199,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             return
         self.game = get_game(match["game"])
         self.match_id, self.seat, self.name = ticket.match_id, ticket.seat, ticket.name
+        self.user_id = ticket.user_id
         self.lag_ticks = settings.GAMESERVER["FLOW_LAG"] * match["tick_rate"]
         welcome = {
             "type": "welcome",
@@ -205,6 +219,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         self.heard = time.monotonic()
+        metrics.MESSAGES_RECEIVED.inc()
         if self.closing:
             return  # messages already queued when we closed: nobody will read an answer
         if not self.bucket.take():
@@ -304,6 +319,14 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     async def send_message(self, message: dict[str, Any]) -> None:
         await self.base_send(self.codec.send_event(message))
+        metrics.MESSAGES_SENT.inc()
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Every close of ours goes through here: counted by its code."""
+        self.closed_by_us = True
+        label = metrics.close_code_label(1000 if code in (None, True) else code, by_client=False)
+        metrics.CLOSES.labels(label).inc()
+        await super().close(code=code, reason=reason)
 
     async def reject(self, close_code: int, code: str, message: str) -> None:
         """An error frame saying why, then the documented close code (daphne sends no reason).
@@ -330,6 +353,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         key = "bytes" if self.codec.binary else "text"
         with contextlib.suppress(Exception):  # the socket may be closed under us already
             await self.base_send({"type": "websocket.send", key: over})
+            metrics.MESSAGES_SENT.inc()
             await self.close(code=protocol.CLOSE_MATCH_OVER)
 
     async def disconnect(self, code: int | None) -> None:

@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from games import protocol
+from games import metrics, protocol
 from games.selectors import match_endings
 from games.store import get_store
 from games.supervise import FaultLog, supervise
@@ -164,6 +164,7 @@ class FrameHub:
     def _flush_inputs(self) -> None:
         self._flush_scheduled = False
         pending, self.pending_inputs = self.pending_inputs, defaultdict(list)
+        metrics.INPUTS.inc(sum(len(batch) for batch in pending.values()))
         for owner, batch in pending.items():
             self._in_background(self._send_inputs(owner, batch))
 
@@ -190,8 +191,10 @@ class FrameHub:
                 self.hub_kick(message)
             elif isinstance(message, protocol.HubKeyframe):
                 await self.hub_keyframe(message)
+            elif isinstance(message, protocol.HubBanned):
+                self.hub_banned(message)
             else:
-                await self.hub_lobby(message)
+                await self.hub_broadcast(message)
         except Exception as error:  # one bad message must not hold up the frames behind it
             self._fault(f"handling {raw.get('type')!r}").failed(error)
 
@@ -210,6 +213,7 @@ class FrameHub:
         reader never makes this loop wait.
         """
         now = time.monotonic()
+        sent = held = 0  # counted once per message, not per socket
         for entry in message.frames:
             sockets = self.sockets.get(entry.match)
             if not sockets:
@@ -223,14 +227,19 @@ class FrameHub:
             as_text = {"type": "websocket.send", "text": entry.text}
             as_bytes = {"type": "websocket.send", "bytes": entry.binary}
             for consumer in list(sockets):
-                if consumer.behind_since or tick <= consumer.sent_tick:
+                if tick <= consumer.sent_tick:
+                    continue
+                if consumer.behind_since:
+                    held += 1
                     continue
                 if consumer.write_blocked():
                     consumer.fall_behind(now)
+                    held += 1
                     continue
                 if consumer.synced:
                     if tick - consumer.ack > consumer.lag_ticks:
                         consumer.fall_behind(now)
+                        held += 1
                         continue
                     if not entry.key and tick != consumer.sent_tick + 1:
                         consumer.synced = False  # frames were lost (Redis away): a keyframe
@@ -245,9 +254,12 @@ class FrameHub:
                     await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
                 except Exception:  # closed under us (daphne raises): its disconnect detaches it
                     continue
+                sent += 1
             if entry.over is not None:
                 self._end(entry.match, entry.over, entry.over_binary)
             await asyncio.sleep(0)  # let other work in between matches' fan-outs
+        metrics.FRAMES_SENT.inc(sent)
+        metrics.FRAMES_HELD.inc(held)
 
     def _new_owner(self, match_id: str, token: int) -> None:
         """A newer lease: the new owner's state line starts at its next keyframe."""
@@ -261,10 +273,12 @@ class FrameHub:
         for consumer in list(self.sockets.get(match_id, ())):
             self._in_background(consumer.match_over(over_binary if consumer.codec.binary else over))
 
-    async def hub_lobby(self, message: protocol.HubLobby) -> None:
-        """Who is in a waiting match: at most once a second, so it skips a full buffer."""
+    async def hub_broadcast(self, message: protocol.HubLobby | protocol.HubNotice) -> None:
+        """A message for every socket of a match (who is in a waiting match, at most once a
+        second; a staff notice), encoded once by the engine; it skips a full buffer."""
         as_text = {"type": "websocket.send", "text": message.text}
         as_bytes = {"type": "websocket.send", "bytes": message.binary}
+        sent = 0
         for consumer in list(self.sockets.get(message.match, ())):
             if consumer.closing or consumer.write_blocked():
                 continue
@@ -272,6 +286,8 @@ class FrameHub:
                 await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
             except Exception:  # closed under us: its disconnect detaches it
                 continue
+            sent += 1
+        metrics.MESSAGES_SENT.inc(sent)
 
     async def hub_keyframe(self, message: protocol.HubKeyframe) -> None:
         """A socket that just joined gets the match as it is, alone; deltas follow."""
@@ -289,7 +305,17 @@ class FrameHub:
             data = message.binary if consumer.codec.binary else message.text
             with contextlib.suppress(Exception):  # closed under us: its disconnect detaches it
                 await consumer.base_send({"type": "websocket.send", key: data})
+                metrics.FRAMES_SENT.inc()
             return
+
+    def hub_banned(self, message: protocol.HubBanned) -> None:
+        """Staff banned a user: close each of their sockets here (the engine sees drops)."""
+        for consumers in self.sockets.values():
+            for consumer in consumers:
+                if consumer.user_id == message.user:
+                    self._in_background(
+                        consumer.kick(protocol.CLOSE_FORBIDDEN, "banned", message.message)
+                    )
 
     def hub_kick(self, message: protocol.HubKick) -> None:
         """The engine closes a socket: its seat was taken by a newer one, or is gone."""

@@ -8,7 +8,9 @@ import threading
 import time
 from collections import deque
 
-from games.store_types import CHECKPOINT_TTL_MS, LeaseRenewal, clock_ms
+from django.conf import settings
+
+from games.store_types import CHECKPOINT_TTL_MS, LeaseRenewal, clock_ms, engines_seen
 
 PURGE_EVERY = 100  # tickets issued between sweeps for expired values
 
@@ -23,6 +25,7 @@ class MemoryStore:
         self._fence = 0
         self._active: set[str] = set()
         self._issued = 0
+        self._engines: dict[str, dict] = {}
 
     def _get(self, key: str) -> object | None:
         item = self._values.get(key)
@@ -162,3 +165,16 @@ class MemoryStore:
     async def active_list(self) -> list[str]:
         with self._lock:
             return sorted(self._active)
+
+    async def write_engine_heartbeat(self, name: str, info: dict, ttl: float) -> None:
+        now = time.time()
+        with self._lock:
+            self._engines[name] = {**info, "last_seen": now, "forget_at": now + ttl}
+
+    async def live_engines(self) -> list[dict]:
+        silent_after = settings.GAMESERVER["ENGINE_SILENT"]
+        with self._lock:
+            engines, forgotten = engines_seen(self._engines, time.time(), silent_after)
+            for name in forgotten:
+                del self._engines[name]
+        return engines

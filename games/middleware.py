@@ -1,4 +1,5 @@
-"""Headers on every response: a Content-Security-Policy and a Permissions-Policy.
+"""Headers on every response (a Content-Security-Policy and a Permissions-Policy), and the
+count of responses by status for /metrics.
 
 Django 5.2 has no CSP of its own (6.0 has), and the policy names the request's host for the
 game socket, so this is a small middleware rather than a fixed header. It sits first in
@@ -13,6 +14,8 @@ from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
+
+from games import metrics
 
 # The page, its modules and its stylesheet come from this origin; nothing is inline
 # (static/index.html has no inline script or style, keep it so). `data:` images: the page's
@@ -75,5 +78,26 @@ def security_headers(get_response: Callable) -> Callable:
 
     def sync_middleware(request: HttpRequest) -> HttpResponse:
         return _add_headers(request, get_response(request))
+
+    return sync_middleware
+
+
+def _count(response: HttpResponse) -> HttpResponse:
+    metrics.HTTP_REQUESTS.labels(str(response.status_code)).inc()
+    return response
+
+
+@sync_and_async_middleware
+def count_responses(get_response: Callable) -> Callable:
+    """Counts every response by status; first in MIDDLEWARE, so it sees the final one."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            return _count(await get_response(request))
+
+        return middleware
+
+    def sync_middleware(request: HttpRequest) -> HttpResponse:
+        return _count(get_response(request))
 
     return sync_middleware

@@ -15,6 +15,8 @@ re-queues what nobody owns (docs/RELIABILITY.md).
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from functools import lru_cache
 
 from django.conf import settings
@@ -26,6 +28,7 @@ from games.store_types import (
     LeaseRenewal,
     StoreUnavailable,
     clock_ms,
+    engines_seen,
     lease_token,
 )
 
@@ -259,6 +262,27 @@ class RedisStore:
 
     async def active_list(self) -> list[str]:
         return sorted(m.decode() for m in await self.aio.smembers(self.prefix + "active"))
+
+    # Engine heartbeats: one hash, a field per engine, for the admin and /readyz
+    async def write_engine_heartbeat(self, name: str, info: dict, ttl: float) -> None:
+        """The hash outlives the newest heartbeat by `ttl`; older fields are dropped on read."""
+        key = self.prefix + "engines"
+        now = time.time()
+        data = json.dumps({**info, "last_seen": now, "forget_at": now + ttl})
+        async with self.aio.pipeline(transaction=False) as pipe:
+            pipe.hset(key, name, data)
+            pipe.expire(key, max(1, int(ttl)))
+            await pipe.execute()
+
+    async def live_engines(self) -> list[dict]:
+        key = self.prefix + "engines"
+        found = await self.aio.hgetall(key)
+        infos = {name.decode(): json.loads(data) for name, data in found.items()}
+        silent_after = settings.GAMESERVER["ENGINE_SILENT"]
+        engines, forgotten = engines_seen(infos, time.time(), silent_after)
+        if forgotten:
+            await self.aio.hdel(key, *forgotten)
+        return engines
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,10 @@
-"""What both stores share: their error, what a lease renewal found, the fencing token."""
+"""What both stores share: their error, what a lease renewal found, the fencing token, and how
+an engine heartbeat reads (live, silent, forgotten)."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 CHECKPOINT_TTL_MS = 3600 * 1000
 
@@ -26,3 +28,17 @@ def lease_token(lease: str) -> int:
 
 def clock_ms() -> int:
     return int(time.time() * 1000)
+
+
+def engines_seen(
+    infos: dict[str, dict[str, Any]], now: float, silent_after: float
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each engine's last heartbeat marked silent or not, and the names past their
+    forget time (the stores drop those), so that both stores read heartbeats alike."""
+    engines, forgotten = [], []
+    for name, info in sorted(infos.items()):
+        if info.get("forget_at", now) < now:
+            forgotten.append(name)
+        else:
+            engines.append({**info, "silent": now - info["last_seen"] > silent_after})
+    return engines, forgotten

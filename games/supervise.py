@@ -16,6 +16,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
+from games import metrics
+
 log = logging.getLogger("games.supervise")
 
 LOG_EVERY = 30.0  # seconds between lines about one loop's ongoing fault
@@ -37,6 +39,7 @@ class FaultLog:
     def failed(self, error: BaseException) -> None:
         now = time.monotonic()
         self.failures += 1
+        metrics.count_fault(error)
         if self.failures == 1:
             self.since = self.logged_at = now
             trace = None if is_outage(error) else error  # a bug: show where

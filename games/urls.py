@@ -1,9 +1,12 @@
 from django.urls import path
 
-from games import views
+from games import health, views
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("metrics", health.metrics),
+    path("healthz", health.healthz),
+    path("readyz", health.readyz),
     path("api/session", views.session),
     path("api/guest", views.guest),
     path("api/games", views.games),

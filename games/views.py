@@ -15,7 +15,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from games import ratelimit, services
+from games import metrics, ratelimit, services
 from games.models import Match, Participant
 from games.rules import GAMES
 from games.selectors import ban_reason, match_get, match_json, open_matches
@@ -59,7 +59,8 @@ def api(
             except ServiceError as failure:
                 response = error(failure.status, failure.code, failure.message)
                 retry_after = failure.retry_after
-            except (StoreUnavailable, DatabaseError):  # django.request logs the 503
+            except (StoreUnavailable, DatabaseError) as fault:  # django.request logs the 503
+                metrics.count_fault(fault)
                 response = error(503, "unavailable", "the game service is recovering from a "
                                  "fault: try again in a few seconds")  # fmt: skip
             except Exception:

@@ -54,7 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "games.middleware.security_headers",  # first: every response carries CSP
+    "games.middleware.count_responses",  # outermost: counts the status the client gets
+    "games.middleware.security_headers",  # next: every response carries CSP
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -160,6 +161,8 @@ SECURE_HSTS_SECONDS = int(
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]  # the two just above, off on purpose
+# Probes from a load balancer or process manager come over plain HTTP on the inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", GAMESERVER_ALLOWED_ORIGINS)
 CSRF_TRUSTED_ORIGINS = [o for o in CSRF_TRUSTED_ORIGINS if "*" not in o.split("://")[-1]]
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30  # guests keep their name and seats for a month
@@ -256,8 +259,9 @@ GAMESERVER = {
     "METRICS_TOKEN": env_str("GAMESERVER_METRICS_TOKEN", ""),
     "METRICS_ALLOW_IPS": env_list("GAMESERVER_METRICS_ALLOW_IPS", []),
     # An engine serves /metrics and /healthz on this port (0: none; `runengine --metrics-port`).
-    "ENGINE_METRICS_PORT": int(env_number("GAMESERVER_ENGINE_METRICS_PORT", 0, minimum=0,
-                                          maximum=65535)),  # fmt: skip
+    "ENGINE_METRICS_PORT": int(
+        env_number("GAMESERVER_ENGINE_METRICS_PORT", 0, minimum=0, maximum=65535)
+    ),
 }
 
 

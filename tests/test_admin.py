@@ -11,9 +11,12 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 
 from games import services
+from games.rules.base import Result, Standing
+from games.store import get_store
 from tests.support import PYTHON, ROOT, Api, Stack
 
 pytestmark = pytest.mark.django_db
@@ -54,12 +57,103 @@ def test_a_match_page_shows_participants_and_nothing_is_editable(staff_client):
     page = staff_client.get(f"/admin/games/match/{match.pk}/change/").content.decode()
     assert "alice" in page and "Bit" in page  # the bot seated in seat 1
     assert 'name="result"' not in page and 'name="status"' not in page
+    assert 'name="created_from"' not in page
 
 
 def test_the_admin_is_for_staff_only(client):
     services.guest_create(name="guest")
     response = client.get("/admin/games/match/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def heartbeat(channel: str, matches: list[dict], ttl: float = 60) -> None:
+    """An engine's heartbeat as games/engine/heartbeat.py writes it, into this process's store."""
+    info = {"name": "engine-x", "host": "box", "pid": 42, "started_at": time.time(),
+            "channel": channel, "phases": {"playing": len(matches)}, "players": 1,
+            "ticks": {"20": {"ticks": 1234, "overruns": 0, "skipped": 0, "p50_ms": 0.1,
+                             "p99_ms": 0.4}}, "matches": matches}  # fmt: skip
+    async_to_sync(get_store().write_engine_heartbeat)(channel, info, ttl)
+
+
+def test_live_matches_show_their_engine_tick_and_seats_and_finished_ones_standings(
+    staff_client,
+):
+    running = make_match("alice")
+    services.match_start(match_id=running.public_id)
+    seats = [{"seat": 0, "name": "alice", "state": "connected"},
+             {"seat": 1, "name": "Bit", "state": "bot"}]  # fmt: skip
+    summary = {"match": running.public_id, "phase": "playing", "tick": 777, "seats": seats,
+               "checkpointed_at": time.time() - 2}  # fmt: skip
+    heartbeat("engine.live1", [summary])
+    page = staff_client.get("/admin/games/match/").content.decode()
+    assert "engine-x (box:42)" in page and "tick 777" in page and "0 alice connected" in page
+    page = staff_client.get("/admin/games/match/", {"engine": "engine.live1"}).content.decode()
+    assert running.public_id in page
+    page = staff_client.get(f"/admin/games/match/{running.pk}/change/").content.decode()
+    assert "owner engine <strong>engine-x (box:42)</strong>" in page
+    assert "<td>alice</td><td>connected</td>" in page and "<td>Bit</td><td>bot</td>" in page
+    page = staff_client.get("/admin/games/match/engines/").content.decode()
+    assert "engine-x" in page and "1234" in page and "engine.live1" in page
+
+    done = make_match("carol")
+    services.match_start(match_id=done.public_id)
+    standings = (Standing(seat=1, score=9, placement=1), Standing(seat=0, score=3, placement=2))
+    result = Result(standings=standings, winner=1, reason="time limit")
+    services.match_finish(match_id=done.public_id, result=result)
+    page = staff_client.get(f"/admin/games/match/{done.pk}/change/").content.decode()
+    assert '<table class="standings">' in page
+    assert "<td>1</td><td>Bit</td><td>9</td><td>bot</td>" in page
+    assert "<td>2</td><td>carol</td><td>3</td><td>person</td>" in page
+    assert "time limit" in page  # the raw result is still there, read-only
+
+
+def test_silent_engines_are_listed_apart_and_a_down_store_is_said(
+    staff_client, monkeypatch, settings
+):
+    settings.GAMESERVER = {**settings.GAMESERVER, "ENGINE_SILENT": 0.05}
+    heartbeat("engine.gone", [], ttl=60)
+    time.sleep(0.1)
+    page = staff_client.get("/admin/games/match/engines/").content.decode()
+    assert 'id="silent-engines"' in page and "engine.gone" in page
+    assert "No live engine." in page
+
+    async def down():
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr(get_store(), "live_engines", down)
+    response = staff_client.get("/admin/games/match/engines/")
+    assert response.status_code == 200 and "store unavailable" in response.content.decode()
+    response = staff_client.get("/admin/games/match/")
+    assert response.status_code == 200 and "store unavailable" in response.content.decode()
+
+
+def test_the_index_links_the_engines_page_and_users_are_found_by_username(staff_client):
+    assert "/admin/games/match/engines/" in staff_client.get("/admin/").content.decode()
+    match = make_match("dora")
+    username = match.participants.get(seat=0).user.username
+    page = staff_client.get("/admin/games/match/", {"q": username}).content.decode()
+    assert match.public_id in page
+    page = staff_client.get("/admin/games/match/", {"player": username}).content.decode()
+    assert match.public_id in page
+
+
+def test_a_match_that_is_not_over_cannot_be_deleted(staff_client):
+    running = make_match("erin")
+    services.match_start(match_id=running.public_id)
+    over = make_match("fred")
+    services.match_abandon(match_id=over.public_id)
+    page = staff_client.get(f"/admin/games/match/{running.pk}/change/").content.decode()
+    assert "/delete/" not in page
+    response = staff_client.post(f"/admin/games/match/{running.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert "/delete/" in staff_client.get(f"/admin/games/match/{over.pk}/change/").content.decode()
+    # The bulk action deletes the finished one and leaves the running one.
+    form = {"action": "delete_selected", "_selected_action": [running.pk, over.pk], "post": "yes"}
+    response = staff_client.post("/admin/games/match/", form, follow=True)
+    assert "Not deleted, not over yet: " + running.public_id in response.content.decode()
+    from games.models import Match
+
+    assert list(Match.objects.values_list("public_id", flat=True)) == [running.public_id]
 
 
 # The admin on a real web process: its path, the lock-out after failed logins, short sessions.

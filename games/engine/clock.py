@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from games.metrics import TickMetrics
+
 # Past this many ticks behind, skip ahead instead of running a burst of catch-up ticks that
 # would flood every player with stale frames.
 MAX_CATCH_UP_TICKS = 5
@@ -62,8 +64,9 @@ class TickStats:
 class TickClock:
     """Tick n is due at start + n·period: a late tick does not push back every later one."""
 
-    def __init__(self, rate: int):
+    def __init__(self, rate: int, metrics: TickMetrics | None = None):
         self.period = 1.0 / rate
+        self.metrics = metrics  # Prometheus children of this clock's tick rate, if any
         self.loop = asyncio.get_running_loop()
         self.start = self.loop.time()
         self.n = 0
@@ -81,6 +84,13 @@ class TickClock:
             behind = int((now - due) / self.period)
             self.stats.skipped += behind
             self.n += behind
+            if self.metrics is not None:
+                self.metrics.skipped.inc(behind)
 
     def record(self, work: float, wall: float) -> None:
         self.stats.record(work, self.period, wall)
+        if self.metrics is not None:
+            self.metrics.work.observe(work)
+            self.metrics.wall.observe(wall)
+            if wall > self.period:
+                self.metrics.overruns.inc()

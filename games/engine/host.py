@@ -21,6 +21,7 @@ import msgspec
 from django.conf import settings
 
 from games import protocol
+from games.engine.heartbeat import Heartbeat
 from games.engine.ownership import Ownership
 from games.engine.persistence import Persistence
 from games.engine.reconciler import Reconciler
@@ -59,6 +60,7 @@ class EngineHost:
         self.ticking = Ticking(self)
         self.reconciler = Reconciler(self)
         self.seating = Seating(self)
+        self.heartbeat = Heartbeat(self)
 
     # Lifecycle
     async def start(self) -> None:
@@ -72,6 +74,7 @@ class EngineHost:
             "reconcile": (self.reconciler.one_pass, 5.0),
             "seat sweep": (self.seating.sweep_pass, 5.0),
             "report": (self._report_pass, 5.0),
+            "heartbeat": (self.heartbeat.one_pass, self.config["ENGINE_HEARTBEAT"]),
         }
         for what, (one_pass, backoff) in loops.items():
             self.tasks.append(supervise(f"engine {self.name}: {what} loop", one_pass,
@@ -231,7 +234,12 @@ class EngineHost:
             for r in runtimes
             if r.match_id in self.leases
         ]
-        return await self.store.checkpoints_save(items)
+        saved = await self.store.checkpoints_save(items)
+        now = time.time()
+        for (match_id, _, _), ok in zip(items, saved, strict=True):
+            if ok:
+                self.heartbeat.checkpointed_at[match_id] = now
+        return saved
 
     async def finish(self, runtime: MatchRuntime) -> None:
         """Write the result exactly once. The final checkpoint comes first: it proves we still
@@ -257,6 +265,7 @@ class EngineHost:
         """Stop running a match here (over, or owned elsewhere now); its lease, if we had one."""
         self.runtimes.pop(match_id, None)
         self.ticking.remove(match_id)
+        self.heartbeat.checkpointed_at.pop(match_id, None)
         return self.leases.pop(match_id, None)
 
     async def forget(self, match_id: str) -> None:

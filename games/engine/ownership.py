@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from games import protocol
+from games import metrics, protocol
 from games.engine.runtime import OVER, WAITING
 from games.store import lease_token
 
@@ -57,6 +57,8 @@ class Ownership:
         for match_id in candidates:
             if owners[match_id] is None and not self.host.stopping:
                 await self.claim(match_id)
+                if match_id in self.host.runtimes:
+                    metrics.LEASE_TAKEOVERS.inc()
 
     async def claim(self, match_id: str) -> None:
         host = self.host
@@ -133,7 +135,8 @@ class Ownership:
         runtime.token = lease_token(lease)
         runtime.keyframe_due = True  # hubs wait for a keyframe of the new token
         await self.store.active_add(match_id)
-        await host.checkpoint(runtime)  # Redis may have lost the last one
+        saved = await host.checkpoint(runtime)  # Redis may have lost the last one
+        metrics.CHECKPOINT_WRITES.inc(sum(saved))
         await self.announce(match_id)
         log.warning("engine %s: re-asserted its lease of %s (token %s)", host.name, match_id,
                     runtime.token)  # fmt: skip
@@ -142,6 +145,7 @@ class Ownership:
         if self.host.leases.get(match_id) == lease:
             log.warning("engine %s: dropping match %s: %s", self.host.name, match_id, why)
             self.host.drop(match_id)
+            metrics.LEASES_LOST.inc()
 
     async def check_after_pause(self, late: float) -> None:
         """Before ticking again after a long gap (SIGSTOP, a stalled machine), learn whether

@@ -12,7 +12,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from games import services
+from games import metrics, services
 from games.models import Match
 from games.rules.base import Result, Seat
 from games.selectors import match_roster
@@ -59,11 +59,17 @@ class Persistence:
         )
 
     async def finish(self, match_id: str, result: Result) -> bool:
+        tries = 0
+
+        def write(**kwargs: Any) -> bool:
+            nonlocal tries
+            tries += 1
+            if tries > 1:
+                metrics.RESULT_WRITE_RETRIES.inc()
+            return services.match_finish(**kwargs)
+
         return await self._retry(
-            f"writing the result of {match_id}",
-            services.match_finish,
-            match_id=match_id,
-            result=result,
+            f"writing the result of {match_id}", write, match_id=match_id, result=result
         )
 
     async def abandon(self, match_id: str) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from games import protocol
+from games.engine.control import Control
 from games.engine.runtime import OVER, WAITING, Connection, SeatGone
 from games.services import SEAT_GONE
 from games.supervise import FaultLog
@@ -28,6 +29,7 @@ SWEEP_SECONDS = 1.0  # how often seats' graces and hubs' heartbeats are checked
 class Seating:
     def __init__(self, host: EngineHost):
         self.host = host
+        self.control = Control(host)  # staff actions arrive among the hubs' messages
         self._bad = FaultLog(f"engine {host.name}: a message from a hub", log)
         self._failing = FaultLog(f"engine {host.name}: handling a hub's message", log)
         self._handlers = {
@@ -38,6 +40,7 @@ class Seating:
             protocol.EngineDrop: self.engine_drop,
             protocol.EngineInputs: self.engine_inputs,
             protocol.EngineReleased: self.engine_released,
+            protocol.EngineControl: self.control.engine_control,
         }
 
     # Messages from hubs

@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from games import protocol
+from games import metrics, protocol
 from games.engine.clock import TickClock
 from games.engine.ownership import PAUSE_SECONDS
 from games.engine.runtime import OVER, TICK_SLOTS, MatchRuntime
@@ -23,13 +23,14 @@ class Ticking:
         self.clocks: dict[int, TickClock] = {}
         # (tick rate, slot) -> the started matches stepped in that slot
         self.buckets: dict[tuple[int, int], dict[str, MatchRuntime]] = defaultdict(dict)
+        metrics.watch_engine(host)  # gameserver_matches{phase} reads host.runtimes
 
     def clock_for(self, rate: int) -> None:
         """One tick loop per tick rate, running TICK_SLOTS times a tick: each slot steps its
         share of the matches and sends each hub one message with their frames."""
         if rate in self.clocks or self.host.stopping:
             return
-        clock = self.clocks[rate] = TickClock(rate * TICK_SLOTS)
+        clock = self.clocks[rate] = TickClock(rate * TICK_SLOTS, metrics.tick_metrics(rate))
 
         async def one_tick() -> None:
             await clock.next_tick()
@@ -79,8 +80,18 @@ class Ticking:
         if batches:
             await host.send_all([(hub, protocol.HubFrames(frames=f)) for hub, f in batches.items()])
         if due:
-            host.spawn(host.checkpoint(*due))
+            host.spawn(self._checkpoint(due))
         return work
+
+    async def _checkpoint(self, due: list[MatchRuntime]) -> None:
+        try:
+            saved = await self.host.checkpoint(*due)
+        except Exception:
+            metrics.CHECKPOINT_FAILURES.inc(len(due))
+            raise  # the host's spawn logs it
+        written = sum(saved)
+        metrics.CHECKPOINT_WRITES.inc(written)
+        metrics.CHECKPOINT_FAILURES.inc(len(due) - written)
 
     def stats(self) -> dict[str, dict[str, float]]:
         return {str(rate): clock.stats.report() for rate, clock in self.clocks.items()}

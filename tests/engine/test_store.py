@@ -137,3 +137,21 @@ async def test_unredeemed_tickets_do_not_pile_up_in_the_embedded_store():
     for n in range(100):
         store.issue_ticket(f"u{n}", b"claims", ttl=60)
     assert len(store._values) <= 200  # the 500 expired ones were swept
+
+
+async def test_engine_heartbeats_are_live_then_silent_then_forgotten(store, settings):
+    settings.GAMESERVER = {**settings.GAMESERVER, "ENGINE_SILENT": 0.3}
+    info = {"name": "engine-a", "phases": {"playing": 1}, "matches": [{"match": "m9"}]}
+    await store.write_engine_heartbeat("engine.a", info, ttl=0.8)
+    await store.write_engine_heartbeat("engine.b", {"name": "engine-b"}, ttl=60)
+    engines = {e["name"]: e for e in await store.live_engines()}
+    assert set(engines) == {"engine-a", "engine-b"}
+    first = engines["engine-a"]
+    assert first["silent"] is False and first["matches"] == [{"match": "m9"}]
+    assert abs(first["last_seen"] - time.time()) < 1
+    await asyncio.sleep(0.45)
+    await store.write_engine_heartbeat("engine.b", {"name": "engine-b"}, ttl=60)  # b goes on
+    engines = {e["name"]: e for e in await store.live_engines()}
+    assert engines["engine-a"]["silent"] is True and engines["engine-b"]["silent"] is False
+    await asyncio.sleep(0.45)  # past engine-a's ttl: forgotten
+    assert [e["name"] for e in await store.live_engines()] == ["engine-b"]

@@ -1,0 +1,114 @@
+"""Staff in the admin, in real Chromium, against Redis, two web processes and one engine: the
+players' pages are served by one web process, the admin by the other, and the engine runs
+the matches. Ending a match shows its players the game-over dialog with the staff's reason
+(and the database holds that result); a notice shows on the player's page; a kicked player's
+page says so and does not reconnect, and a new ticket is refused."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from tests.browser.test_client import browser, policy_violations  # noqa: F401  (fixture)
+from tests.support import PYTHON, ROOT, Api
+
+pytestmark = pytest.mark.timeout(150)
+
+PASSWORD = "correct-horse-battery-staple"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def make_ops(stack) -> None:
+    script = (
+        "from django.contrib.auth import get_user_model as m\n"
+        f"m().objects.create_superuser('ops', None, {PASSWORD!r})"
+    )
+    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], env=stack.env, cwd=ROOT,
+                   check=True)  # fmt: skip
+
+
+def playing_page(browser, base: str, name: str):  # noqa: F811
+    """A player in a fresh browser context, in a quick-play match that has started."""
+    page = browser.new_context(viewport={"width": 1100, "height": 760}).new_page()
+    page.goto(base + "/")
+    page.fill("#name", name)
+    page.click("#quickplay")
+    page.wait_for_function(
+        "() => window.gameserver && window.gameserver.model"
+        " && window.gameserver.model.phase === 'play'",
+        timeout=30_000,
+    )
+    return page
+
+
+def admin_page(browser, base: str):  # noqa: F811
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(base + "/admin/")
+    page.fill("#id_username", "ops")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(base + "/admin/")
+    return page
+
+
+def open_match(admin, base: str, match_id: str) -> None:
+    admin.goto(f"{base}/admin/games/match/?q={match_id}")
+    admin.click(f"table#result_list a:has-text('{match_id}')")
+    admin.wait_for_selector("text=staff actions")
+
+
+def test_staff_end_a_match_and_kick_a_player_from_the_admin(stack_factory, redis_url, browser):  # noqa: F811
+    stack = stack_factory(redis_url, GAMESERVER_BOT_FILL_SECONDS="1")
+    make_ops(stack)
+    stack.engine()
+    web1, web2 = stack.web("web1", server="uvicorn"), stack.web("web2", server="uvicorn")
+    ended = playing_page(browser, web1, "ender")
+    kicked = playing_page(browser, web1, "kicked")
+    sockets: list[str] = []
+    kicked.on("websocket", lambda ws: sockets.append(ws.url))
+    ids = [p.evaluate("() => window.gameserver.match.id") for p in (ended, kicked)]
+    assert ids[0] != ids[1], "two matches"
+
+    admin = admin_page(browser, web2)
+    violations = policy_violations(admin)
+    ARTIFACTS.mkdir(exist_ok=True)
+    open_match(admin, web2, ids[0])
+    admin.screenshot(path=str(ARTIFACTS / "admin-live-match.png"), full_page=True)
+    admin.click("text=End this match now")
+    admin.fill("#id_reason", "tournament rules")
+    admin.click("input[name=_confirm]")
+    admin.wait_for_selector("li.success")
+    ended.wait_for_selector("#gameover", state="visible", timeout=10_000)
+    reason = ended.text_content("#gameover-reason")
+    assert reason == "ended by staff: tournament rules", reason
+    stored = Api(web1)
+    result = stored.get(f"/api/matches/{ids[0]}")["match"]["result"]
+    assert result["reason"] == "ended by staff: tournament rules"
+
+    open_match(admin, web2, ids[1])
+    admin.click("text=Send a notice to the players")
+    admin.fill("#id_text", "Be nice")
+    admin.click("input[name=_confirm]")
+    kicked.wait_for_selector("#notice", state="visible", timeout=10_000)
+    assert kicked.text_content("#notice") == "Notice from staff: Be nice"
+
+    open_match(admin, web2, ids[1])
+    admin.click("text=Kick a player")
+    seat = kicked.evaluate("() => window.gameserver.seat")
+    admin.select_option("#id_participant", label=f"seat {seat}: kicked")
+    admin.check("input[value=bot]")
+    admin.click("input[name=_confirm]")
+    admin.wait_for_selector("li.success")
+    kicked.wait_for_selector("#error", state="visible", timeout=10_000)
+    assert "removed from the match" in kicked.text_content("#error")
+    opened = len(sockets)
+    time.sleep(3)  # the reconnector's first try would come within a second
+    assert len(sockets) == opened, "the kicked page reconnected"
+    csrf = next(c["value"] for c in kicked.context.cookies() if c["name"] == "csrftoken")
+    answer = kicked.request.post(f"{web1}/api/matches/{ids[1]}/ticket",
+                                 headers={"X-CSRFToken": csrf, "Content-Type": "application/json"},
+                                 data="{}")  # fmt: skip
+    assert answer.status == 403 and answer.json()["error"]["code"] == "kicked"
+    assert violations == []
