@@ -75,7 +75,7 @@ def test_staff_end_a_match_and_kick_a_player_from_the_admin(stack_factory, redis
     violations = policy_violations(admin)
     ARTIFACTS.mkdir(exist_ok=True)
     open_match(admin, web2, ids[0])
-    admin.screenshot(path=str(ARTIFACTS / "admin-live-match.png"), full_page=True)
+    admin.screenshot(path=str(ARTIFACTS / "admin-staff-actions.png"), full_page=True)
     admin.click("text=End this match now")
     admin.fill("#id_reason", "tournament rules")
     admin.click("input[name=_confirm]")
@@ -111,4 +111,7 @@ def test_staff_end_a_match_and_kick_a_player_from_the_admin(stack_factory, redis
                                  headers={"X-CSRFToken": csrf, "Content-Type": "application/json"},
                                  data="{}")  # fmt: skip
     assert answer.status == 403 and answer.json()["error"]["code"] == "kicked"
+    admin.goto(f"{web2}/admin/games/staffaction/")  # the audit trail, under the policy too
+    for kind in ("end a match", "send a notice", "kick a player"):
+        admin.wait_for_selector(f"#result_list td:has-text('{kind}')")
     assert violations == []
