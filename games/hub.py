@@ -4,10 +4,8 @@ It asks the owner of each match that has local players to send it that match's f
 one channel-layer message per engine tick carrying all of them, and writes each frame (encoded
 once by the engine) straight to the local sockets. Inputs go the other way, batched per owner.
 
-It heals by itself: a heartbeat tells each owner every HUB_HEARTBEAT which sockets it has (so
-engines notice a dead web process, and a join or drop lost while Redis was away is put
-right); matches whose owner is unknown are looked up again, and when the database says such
-a match is over, its sockets are told so (docs/RELIABILITY.md).
+It heals by itself (games/hub_healing.py): heartbeats to the owners, owners looked up again,
+and sockets that went silent or stay behind closed.
 """
 
 from __future__ import annotations
@@ -20,12 +18,11 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from games import metrics, protocol
-from games.selectors import match_endings
+from games.hub_healing import Healing
 from games.store import get_store
 from games.supervise import FaultLog, supervise
 
@@ -36,7 +33,6 @@ log = logging.getLogger(__name__)
 
 INPUT_FLUSH_SECONDS = 0.005  # inputs arriving within this window share one message
 OWNER_POLL_SECONDS = 0.1
-LIVENESS_SECONDS = 1  # how often sockets are checked for silence and for lagging too long
 
 
 class FrameHub:
@@ -54,6 +50,7 @@ class FrameHub:
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()  # socket closes, input sends
         self._faults: dict[str, FaultLog] = {}
+        self.healing = Healing(self)
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("hub.")
@@ -61,8 +58,8 @@ class FrameHub:
         heartbeat = settings.GAMESERVER["HUB_HEARTBEAT"]
         loops = {
             "receive": (self._receive_one, 1.0),
-            "heartbeat": (self._heartbeat_pass, heartbeat),
-            "liveness": (self._liveness_pass, 5.0),
+            "heartbeat": (self.healing.heartbeat_pass, heartbeat),
+            "liveness": (self.healing.liveness_pass, 5.0),
         }
         for what, (one_pass, backoff) in loops.items():
             self._tasks.append(supervise(f"frame hub: {what} loop", one_pass, max_backoff=backoff))
@@ -186,7 +183,7 @@ class FrameHub:
             if isinstance(message, protocol.HubFrames):
                 await self.hub_frames(message)
             elif isinstance(message, protocol.HubOwner):
-                await self.hub_owner(message)
+                await self.healing.hub_owner(message)
             elif isinstance(message, protocol.HubKick):
                 self.hub_kick(message)
             elif isinstance(message, protocol.HubKeyframe):
@@ -324,108 +321,11 @@ class FrameHub:
                 self._in_background(consumer.kick(message.close, message.code, message.message))
                 return
 
-    async def hub_owner(self, message: protocol.HubOwner) -> None:
-        """A new owner announced itself (re-register our sockets with it), or a stale one
-        refused us (owner None: the heartbeat looks the owner up again). The same owner again
-        re-asserted its lease after a Redis fault: it still knows our sockets."""
-        match_id, owner = message.match, message.owner
-        if match_id not in self.sockets:
-            return
-        if message.token > self.tokens.get(match_id, 0):
-            self._new_owner(match_id, message.token)
-        if owner is None:
-            self.watching.pop(match_id, None)
-        elif self.watching.get(match_id) != owner:
-            await self._adopt(match_id, owner)
-
-    async def _adopt(self, match_id: str, owner: str) -> None:
-        self.watching.pop(match_id, None)
-        await self._watch(match_id, owner)
-        for consumer in list(self.sockets.get(match_id, ())):
-            if not consumer.closing:
-                await self._send(owner, self._join_message(consumer))
-
-    # Loops
-    async def _heartbeat_pass(self) -> None:
-        """Tell each owner, in one message, our sockets of every match we watch; then check
-        who owns each match now."""
-        await asyncio.sleep(settings.GAMESERVER["HUB_HEARTBEAT"])
-        by_owner: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
-        for match_id, owner in list(self.watching.items()):
-            sockets = self.sockets.get(match_id, ())
-            by_owner[owner][match_id] = {c.socket_id: c.seat for c in sockets if not c.closing}
-        for owner, matches in by_owner.items():
-            await self._send(owner, protocol.EngineHeartbeat(hub=self.channel, matches=matches))
-        try:
-            await self._find_owners()
-        except Exception as error:  # Redis or the database away: the heartbeat goes on
-            self._fault("looking for owners of orphaned matches").failed(error)
-        else:
-            self._fault("looking for owners of orphaned matches").succeeded()
-
-    async def _find_owners(self) -> None:
-        """Every local match's owner, from the leases (one round trip): a new owner whose
-        announcement we missed is adopted; a match that has none is an orphan, and when the
-        database says it is over, its sockets are told so."""
-        matches = list(self.sockets)
-        if not matches:
-            return
-        owners = await self.store.owners_of(matches)
-        lost = []
-        for match_id, owner in owners.items():
-            if match_id not in self.sockets:
-                continue
-            if owner is None:
-                self.watching.pop(match_id, None)
-                lost.append(match_id)
-            elif self.watching.get(match_id) != owner:
-                await self._adopt(match_id, owner)
-        if lost:
-            for match_id, result in (await database_sync_to_async(match_endings)(lost)).items():
-                self._tell_ended(match_id, result)
-
-    def _tell_ended(self, match_id: str, result: dict[str, Any] | None) -> None:
-        if result is not None and result.get("reason") != "lost":
-            over = {"type": "over", "result": result}
-            self._end(match_id, protocol.encode(over), protocol.encode_msgpack(over))
-            return
-        for consumer in list(self.sockets.get(match_id, ())):
-            self._in_background(consumer.kick(
-                protocol.CLOSE_MATCH_GONE, "match_lost",
-                "this match was lost with its engine: start a new one",
-            ))  # fmt: skip
-
-    async def _liveness_pass(self) -> None:
-        """Close sockets that went silent (a peer gone without a TCP close) or that stay
-        behind; a socket that caught up meanwhile with a full buffer is let back in here."""
-        await asyncio.sleep(LIVENESS_SECONDS)
-        now = time.monotonic()
-        for sockets in list(self.sockets.values()):
-            for consumer in list(sockets):
-                reason = _overdue(consumer, now)
-                if reason is not None:
-                    self._in_background(consumer.kick(protocol.CLOSE_SLOW_CONSUMER, *reason))
-                elif consumer.behind_since:
-                    consumer.maybe_catch_up()
-
     def _in_background(self, work: Any) -> None:
         """Closing waits for the socket's buffer; a stalled one must not hold up the others."""
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-def _overdue(consumer: PlayConsumer, now: float) -> tuple[str, str] | None:
-    """Why a socket must close now (error code, message): behind too long, or silent."""
-    limits = settings.GAMESERVER
-    behind = now - consumer.behind_since if consumer.behind_since else 0.0
-    if behind > limits["SLOW_CLOSE"]:
-        lag, slow = limits["FLOW_LAG"], limits["SLOW_CLOSE"]
-        return "slow_consumer", f"more than {lag:g} s behind for {slow:g} s: reconnect"
-    if now - consumer.heard > limits["SILENT_TIMEOUT"]:
-        message = f"nothing received for {limits['SILENT_TIMEOUT']:g} s: ack or ping every second"
-        return ("slow_consumer" if behind else "silent"), message
-    return None
 
 
 _hubs: dict[asyncio.AbstractEventLoop, FrameHub] = {}
