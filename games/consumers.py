@@ -25,6 +25,7 @@ from games.rules.base import Game, InvalidInput
 from games.security import OriginAllowList, origin_of
 from games.selectors import ban_reason, match_get, match_json, seat_holder
 from games.services import SEAT_GONE
+from games.staff import BANNED
 from games.supervise import FaultLog
 from games.tickets import ticket_redeem
 
@@ -188,7 +189,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.reject(protocol.CLOSE_MATCH_GONE, "match_gone", "that match is over")
             return
         if banned is not None:
-            await self.reject(protocol.CLOSE_FORBIDDEN, "banned", "this account may not play")
+            await self.reject(protocol.CLOSE_FORBIDDEN, "banned", BANNED)
             return
         holder_id, left = holder or (None, False)
         if left:

@@ -20,6 +20,7 @@ from games.models import Match, Participant
 from games.rules import GAMES
 from games.selectors import ban_reason, match_get, match_json, open_matches
 from games.services import ServiceError
+from games.staff import BANNED
 from games.store import StoreUnavailable
 from games.tickets import ticket_issue
 
@@ -96,7 +97,7 @@ def _serve(
             return error(403, "staff", STAFF_REFUSED)
         if player and (reason := ban_reason(user_id=user.pk)) is not None:
             why = f": {reason}" if reason else ""
-            return error(403, "banned", f"this account may not play{why}")
+            return error(403, "banned", f"{BANNED}{why}")
         if limit:
             ratelimit.check(request, limit, seat=kwargs.get("match_id"))
     body: dict[str, Any] = {}

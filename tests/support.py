@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import subprocess
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -63,3 +65,28 @@ class Api:
 
     def ws_url(self) -> str:
         return self.base.replace("http://", "ws://") + "/ws/play/"
+
+
+STAFF_PASSWORD = "correct-horse-battery-staple"
+
+
+def make_staff(stack: Stack, *names: str) -> None:
+    """Superusers with STAFF_PASSWORD in the stack's database, made the way an operator would."""
+    script = (
+        "from django.contrib.auth import get_user_model as m\n"
+        f"for name in {list(names or ['ops'])!r}: "
+        f"m().objects.create_superuser(name, None, {STAFF_PASSWORD!r})"
+    )
+    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], env=stack.env, cwd=ROOT,
+                   check=True)  # fmt: skip
+
+
+def stored_match(api: Api, match_id: str, timeout: float = 5) -> dict[str, Any]:
+    """The match as the API has it once it is finished: the engine writes the result while
+    `over` goes out, so a client may see `over` a moment before the database has it."""
+    match = api.get(f"/api/matches/{match_id}")["match"]
+    deadline = time.monotonic() + timeout
+    while match["status"] != "finished" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        match = api.get(f"/api/matches/{match_id}")["match"]
+    return match

@@ -5,7 +5,6 @@ and gives staff sessions of hours."""
 from __future__ import annotations
 
 import http.client
-import subprocess
 import time
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
@@ -17,7 +16,7 @@ from django.contrib.auth import get_user_model
 from games import services
 from games.rules.base import Result, Standing
 from games.store import get_store
-from tests.support import PYTHON, ROOT, Api, Stack
+from tests.support import STAFF_PASSWORD, Api, Stack, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -160,7 +159,7 @@ def test_a_match_that_is_not_over_cannot_be_deleted(staff_client):
 
 ADMIN = "ops-7q4x/"  # DJANGO_ADMIN_PATH of these tests' stack
 LOGIN = f"/{ADMIN}login/"
-PASSWORD = "correct-horse-battery-staple"
+PASSWORD = STAFF_PASSWORD
 FAILURE_LIMIT = 3
 LOCKOUT_SECONDS = 3
 STAFF_SESSION_SECONDS = 3
@@ -222,13 +221,7 @@ def admin_site(tmp_path_factory):
         DJANGO_STAFF_SESSION_SECONDS=str(STAFF_SESSION_SECONDS),
     )
     try:
-        make_staff = (
-            "from django.contrib.auth import get_user_model as m\n"
-            f"for name in ('ops', 'target'): m().objects.create_superuser(name, None, {PASSWORD!r})"
-        )
-        subprocess.run(
-            [PYTHON, "manage.py", "shell", "-c", make_staff], env=stack.env, cwd=ROOT, check=True
-        )
+        make_staff(stack, "ops", "target")
         yield stack.web("web1", server="uvicorn"), stack.web("web2", server="uvicorn")
     finally:
         stack.stop()

@@ -4,41 +4,24 @@ holds there too; its stylesheets load and its scripts run."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from tests.browser.test_client import browser, policy_violations  # noqa: F401  (fixture)
-from tests.support import PYTHON, ROOT, Api
+from tests.browser.pages import admin_page, playing_page
+from tests.browser.test_client import browser  # noqa: F401  (fixture)
+from tests.support import ROOT, Api, make_staff
 
 pytestmark = pytest.mark.timeout(120)
-
-PASSWORD = "correct-horse-battery-staple"
 
 
 def test_the_admin_works_under_the_policy(stack_factory, browser):  # noqa: F811
     stack = stack_factory()
-    make_staff = (
-        "from django.contrib.auth import get_user_model as m\n"
-        f"m().objects.create_superuser('ops', None, {PASSWORD!r})"
-    )
-    subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", make_staff], env=stack.env, cwd=ROOT, check=True
-    )
+    make_staff(stack)
     base = stack.web(server="uvicorn")
     alice = Api(base)
     alice.post("/api/guest", {"name": "alice"})
     alice.post("/api/matches", {"game": "lightcycles", "private": True})
 
-    page = browser.new_page()
-    violations = policy_violations(page)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(base + "/admin/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(base + "/admin/")
+    page, violations, errors = admin_page(browser, base)
     # Styled: the header's colour comes from the admin's stylesheet.
     header = "getComputedStyle(document.querySelector('#header')).backgroundColor"
     assert page.evaluate(header) not in ("", "rgba(0, 0, 0, 0)")
@@ -63,33 +46,13 @@ def test_an_operator_sees_the_engine_and_a_live_match_run_on_another_process(
     """Redis, one engine, two web processes: the player plays through web1 while the operator's
     requests land on web2, so all the admin knows comes from the engine's heartbeat."""
     stack = stack_factory(redis_url, GAMESERVER_ENGINE_HEARTBEAT="0.5")
-    make_staff = (
-        "from django.contrib.auth import get_user_model as m\n"
-        f"m().objects.create_superuser('ops', None, {PASSWORD!r})"
-    )
-    subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", make_staff], env=stack.env, cwd=ROOT, check=True
-    )
+    make_staff(stack)
     stack.engine("engine-a")
     web1, web2 = stack.web("web1", server="uvicorn"), stack.web("web2", server="uvicorn")
 
-    player = browser.new_context().new_page()
-    player.goto(web1 + "/")
-    player.fill("#name", "alice")
-    player.click("#quickplay")
-    player.wait_for_function(
-        "() => window.gameserver && window.gameserver.model"
-        " && window.gameserver.model.phase === 'play'",
-        timeout=30_000,
-    )
+    playing_page(browser, web1, "alice")  # plays on while the operator looks
 
-    page = browser.new_context().new_page()
-    violations = policy_violations(page)
-    page.goto(web2 + "/admin/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(web2 + "/admin/")
+    page, violations, _ = admin_page(browser, web2)
     page.click("text=Engines")
     page.wait_for_selector("#live-engines")
     row = page.locator("#live-engines tr.engine")
@@ -130,29 +93,10 @@ def test_an_operator_sees_the_engine_and_a_live_match_run_on_another_process(
 
 def test_embedded_mode_shows_its_in_process_engine(stack_factory, browser):  # noqa: F811
     stack = stack_factory(GAMESERVER_ENGINE_HEARTBEAT="0.5")
-    make_staff = (
-        "from django.contrib.auth import get_user_model as m\n"
-        f"m().objects.create_superuser('ops', None, {PASSWORD!r})"
-    )
-    subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", make_staff], env=stack.env, cwd=ROOT, check=True
-    )
+    make_staff(stack)
     base = stack.web()
-    player = browser.new_context().new_page()
-    player.goto(base + "/")
-    player.fill("#name", "alice")
-    player.click("#quickplay")
-    player.wait_for_function(
-        "() => window.gameserver && window.gameserver.model"
-        " && window.gameserver.model.phase === 'play'",
-        timeout=30_000,
-    )
-    page = browser.new_context().new_page()
-    page.goto(base + "/admin/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(base + "/admin/")
+    playing_page(browser, base, "alice")  # plays on while the operator looks
+    page, violations, _ = admin_page(browser, base)
     page.goto(base + "/admin/games/match/engines/")
     row = page.locator("#live-engines tr.engine")
     assert "embedded" in row.inner_text() and row.locator(".engine-players").inner_text() == "1"

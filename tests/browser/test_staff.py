@@ -6,51 +6,17 @@ page says so and does not reconnect, and a new ticket is refused."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
 
-from tests.browser.test_client import browser, policy_violations  # noqa: F401  (fixture)
-from tests.support import PYTHON, ROOT, Api
+from tests.browser.pages import admin_page, playing_page
+from tests.browser.test_client import browser  # noqa: F401  (fixture)
+from tests.support import ROOT, Api, make_staff, stored_match
 
 pytestmark = pytest.mark.timeout(150)
 
-PASSWORD = "correct-horse-battery-staple"
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def make_ops(stack) -> None:
-    script = (
-        "from django.contrib.auth import get_user_model as m\n"
-        f"m().objects.create_superuser('ops', None, {PASSWORD!r})"
-    )
-    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], env=stack.env, cwd=ROOT,
-                   check=True)  # fmt: skip
-
-
-def playing_page(browser, base: str, name: str):  # noqa: F811
-    """A player in a fresh browser context, in a quick-play match that has started."""
-    page = browser.new_context(viewport={"width": 1100, "height": 760}).new_page()
-    page.goto(base + "/")
-    page.fill("#name", name)
-    page.click("#quickplay")
-    page.wait_for_function(
-        "() => window.gameserver && window.gameserver.model"
-        " && window.gameserver.model.phase === 'play'",
-        timeout=30_000,
-    )
-    return page
-
-
-def admin_page(browser, base: str):  # noqa: F811
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(base + "/admin/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(base + "/admin/")
-    return page
 
 
 def open_match(admin, base: str, match_id: str) -> None:
@@ -61,7 +27,7 @@ def open_match(admin, base: str, match_id: str) -> None:
 
 def test_staff_end_a_match_and_kick_a_player_from_the_admin(stack_factory, redis_url, browser):  # noqa: F811
     stack = stack_factory(redis_url, GAMESERVER_BOT_FILL_SECONDS="1")
-    make_ops(stack)
+    make_staff(stack)
     stack.engine()
     web1, web2 = stack.web("web1", server="uvicorn"), stack.web("web2", server="uvicorn")
     ended = playing_page(browser, web1, "ender")
@@ -71,8 +37,7 @@ def test_staff_end_a_match_and_kick_a_player_from_the_admin(stack_factory, redis
     ids = [p.evaluate("() => window.gameserver.match.id") for p in (ended, kicked)]
     assert ids[0] != ids[1], "two matches"
 
-    admin = admin_page(browser, web2)
-    violations = policy_violations(admin)
+    admin, violations, _ = admin_page(browser, web2)
     ARTIFACTS.mkdir(exist_ok=True)
     open_match(admin, web2, ids[0])
     admin.screenshot(path=str(ARTIFACTS / "admin-staff-actions.png"), full_page=True)
@@ -83,8 +48,7 @@ def test_staff_end_a_match_and_kick_a_player_from_the_admin(stack_factory, redis
     ended.wait_for_selector("#gameover", state="visible", timeout=10_000)
     reason = ended.text_content("#gameover-reason")
     assert reason == "ended by staff: tournament rules", reason
-    stored = Api(web1)
-    result = stored.get(f"/api/matches/{ids[0]}")["match"]["result"]
+    result = stored_match(Api(web1), ids[0])["result"]
     assert result["reason"] == "ended by staff: tournament rules"
 
     open_match(admin, web2, ids[1])

@@ -9,27 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 
 import pytest
 
 from tests.matches import close_all, private_match, start, steer, stop_tasks
 from tests.players import Player
-from tests.support import PYTHON, ROOT
-from tests.test_admin import ADMIN, PASSWORD, AdminBrowser
+from tests.support import STAFF_PASSWORD, make_staff, stored_match
+from tests.test_admin import ADMIN, AdminBrowser
 
 pytestmark = pytest.mark.timeout(120)
 
 CLOSE_FORBIDDEN = 4403
-
-
-def make_ops(stack) -> None:
-    script = (
-        "from django.contrib.auth import get_user_model as m\n"
-        f"m().objects.create_superuser('ops', None, {PASSWORD!r})"
-    )
-    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], env=stack.env, cwd=ROOT,
-                   check=True)  # fmt: skip
 
 
 class Operator:
@@ -37,7 +27,7 @@ class Operator:
 
     def __init__(self, base: str):
         self.browser = AdminBrowser(base, source="127.0.0.5")
-        assert self.browser.login("ops", PASSWORD) == 302
+        assert self.browser.login("ops", STAFF_PASSWORD) == 302
 
     async def get(self, path: str) -> str:
         status, page = await asyncio.to_thread(self.browser.request, "GET", f"/{ADMIN}{path}")
@@ -63,7 +53,7 @@ class Operator:
 
 async def test_staff_notice_kick_end_and_ban_reach_the_players(stack_factory, redis_url):
     stack = stack_factory(redis_url, DJANGO_ADMIN_PATH=ADMIN, GAMESERVER_RECONNECT_GRACE="30")
-    make_ops(stack)
+    make_staff(stack)
     stack.engine()
     web1, web2 = stack.web("web1", server="uvicorn"), stack.web("web2", server="uvicorn")
     match_id, apis, seats = private_match(web1, ["alice", "bob", "carol"], seats=4)
@@ -117,7 +107,7 @@ async def test_staff_notice_kick_end_and_ban_reach_the_players(stack_factory, re
         await asyncio.wait_for(readers[0], 5)
         assert alice.close_code == 1000
         assert alice.over["result"]["reason"] == "ended by staff: testing the end"
-        stored = apis["alice"].get(f"/api/matches/{match_id}")["match"]
+        stored = await asyncio.to_thread(stored_match, apis["alice"], match_id)
         assert (stored["status"], stored["result"]) == ("finished", alice.over["result"])
 
         ban_pk = re.search(r"games/ban/(\d+)/change/", await ops.get("games/ban/")).group(1)
