@@ -17,15 +17,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from games import metrics, protocol
+from games.admission import Refusal, admit
+from games.engine.spectators import spectator_delay
 from games.hub import FrameHub, local_hub
-from games.limits import DropWindow, TokenBucket, sockets_per_address
+from games.limits import DropWindow, TokenBucket, sockets_per_address, spectators_per_address
 from games.protocol import Ack, Auth, Input, Ping, ProtocolError
 from games.rules import get_game
 from games.rules.base import Game, InvalidInput
 from games.security import OriginAllowList, origin_of
-from games.selectors import ban_reason, match_get, match_json, seat_holder
-from games.services import SEAT_GONE
-from games.staff import BANNED
 from games.supervise import FaultLog
 from games.tickets import ticket_redeem
 
@@ -33,18 +32,6 @@ DROP_WINDOW_SECONDS = 5
 DEGRADED_EVERY = 2.0  # seconds between `degraded` warnings to one socket
 _auth_faults = FaultLog("game socket: joining a match", logging.getLogger(__name__))
 _socket_ids = itertools.count(1)
-
-
-def _match_for_socket(
-    match_id: str, seat: int, user_id: int
-) -> tuple[dict[str, Any] | None, tuple[int, bool] | None, str | None]:
-    """The match, the seat's holder (and whether they left it), and why the player is banned
-    (None: not banned; a ticket issued just before a ban must not open a socket)."""
-    match = match_get(match_id=match_id)
-    if match is None or match.is_over:
-        return None, None, None
-    holder = seat_holder(match_id=match_id, seat=seat)
-    return match_json(match, viewer_id=user_id), holder, ban_reason(user_id=user_id)
 
 
 class PlayConsumer(AsyncWebsocketConsumer):
@@ -67,6 +54,10 @@ class PlayConsumer(AsyncWebsocketConsumer):
     closing = False  # we sent a close: ignore what the client still had in flight
     closed_by_us = False  # its close is counted under our code, not the client's
     user_id: int | None = None  # the ticket's player, once authenticated (a ban closes it)
+    spectator = False  # watches: holds no seat, sends no inputs
+    shown_name = ""  # a spectator's name as others see it ("" watches unnamed)
+    wire = protocol.WIRE_TEXT  # which of a message's encodings the hub writes to it
+    watching_from: str | None = None  # a spectator's address, counted until it closes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """One socket, one plain loop over its ASGI events.
@@ -119,6 +110,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_FORBIDDEN)  # before accept: HTTP 403
             return
         self.codec = codec
+        self.wire = protocol.WIRE_BINARY if codec.binary else protocol.WIRE_TEXT
         limits = settings.GAMESERVER
         self.bucket = TokenBucket(limits["RATE_LIMIT"], limits["RATE_BURST"])
         self.drops = DropWindow(DROP_WINDOW_SECONDS)
@@ -182,34 +174,28 @@ class PlayConsumer(AsyncWebsocketConsumer):
                 "ticket unknown, expired or already used: get a new one from the HTTP API",
             )
             return
-        match, holder, banned = await database_sync_to_async(_match_for_socket)(
-            ticket.match_id, ticket.seat, ticket.user_id
-        )
-        if match is None:
-            await self.reject(protocol.CLOSE_MATCH_GONE, "match_gone", "that match is over")
+        match = await database_sync_to_async(admit)(ticket)
+        if isinstance(match, Refusal):
+            await self.reject(match.close, match.code, match.message)
             return
-        if banned is not None:
-            await self.reject(protocol.CLOSE_FORBIDDEN, "banned", BANNED)
-            return
-        holder_id, left = holder or (None, False)
-        if left:
-            await self.reject(protocol.CLOSE_SEAT_GONE, "seat_gone", SEAT_GONE)
-            return
-        if holder_id != ticket.user_id:
-            await self.reject(protocol.CLOSE_FORBIDDEN, "not_your_seat", "that seat is not yours")
+        if ticket.spectator and not await self._count_spectator():
             return
         self.game = get_game(match["game"])
         self.match_id, self.seat, self.name = ticket.match_id, ticket.seat, ticket.name
-        self.user_id = ticket.user_id
+        self.user_id, self.spectator = ticket.user_id, ticket.spectator
+        self.shown_name = ticket.name
         self.lag_ticks = settings.GAMESERVER["FLOW_LAG"] * match["tick_rate"]
         welcome = {
             "type": "welcome",
             "match": match,
-            "seat": self.seat,
+            "seat": None if self.spectator else self.seat,
+            "role": "spectator" if self.spectator else "player",
             "tick_rate": match["tick_rate"],
             "grace": settings.GAMESERVER["RECONNECT_GRACE"],
             "server_time": protocol.now_ms(),
         }
+        if self.spectator:
+            welcome["delay"] = spectator_delay(self.game)
         await self.send_message(welcome)
         self.hub = await local_hub()
         if not await self.hub.attach(self):
@@ -217,6 +203,17 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.reject(
                 protocol.CLOSE_TRY_AGAIN, "no_engine", "no engine is running this match yet"
             )
+
+    async def _count_spectator(self) -> bool:
+        """Spectators per address (in this process) have their own cap, below the sockets'."""
+        address = self.address or "unknown"
+        most = settings.GAMESERVER["MAX_SPECTATORS_PER_IP"]
+        if not spectators_per_address.acquire(address, most):
+            message = f"more than {most} spectators from your address: close some first"
+            await self.reject(protocol.CLOSE_RATE_LIMITED, "too_many_spectators", message)
+            return False
+        self.watching_from = address
+        return True
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         self.heard = time.monotonic()
@@ -260,6 +257,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self.authenticate(message.ticket)
         elif isinstance(message, Input):
             self.acked(message.ack)
+            if self.spectator:
+                raise ProtocolError("spectator", "spectators watch: they cannot send inputs")
             try:
                 self.game.parse_input(message.data)
             except InvalidInput as error:
@@ -344,16 +343,15 @@ class PlayConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(Exception):  # the socket may be closed under us already
             await self.reject(close_code, code, message)
 
-    async def match_over(self, over: str | bytes) -> None:
-        """The final message, encoded by the engine for this socket's sub-protocol."""
+    async def match_over(self, event: dict[str, Any]) -> None:
+        """The final message (its ASGI event, encoded once by the engine for all)."""
         if self.closing:
             return
         self.closing = True
         await self.hub.detach(self)
         self.match_id = ""
-        key = "bytes" if self.codec.binary else "text"
         with contextlib.suppress(Exception):  # the socket may be closed under us already
-            await self.base_send({"type": "websocket.send", key: over})
+            await self.base_send(event)
             metrics.MESSAGES_SENT.inc()
             await self.close(code=protocol.CLOSE_MATCH_OVER)
 
@@ -361,6 +359,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
         if self.address is not None:
             sockets_per_address.release(self.address)
             self.address = None
+        if self.watching_from is not None:
+            spectators_per_address.release(self.watching_from)
+            self.watching_from = None
         timer = getattr(self, "_auth_timer", None)
         if timer is not None:
             timer.cancel()

@@ -23,6 +23,7 @@ from django.conf import settings
 
 from games import metrics, protocol
 from games.hub_healing import Healing
+from games.hub_presence import Presence
 from games.store import get_store
 from games.supervise import FaultLog, supervise
 
@@ -51,6 +52,8 @@ class FrameHub:
         self._background: set[asyncio.Task] = set()  # socket closes, input sends
         self._faults: dict[str, FaultLog] = {}
         self.healing = Healing(self)
+        self.presence = Presence(self)
+        self.streams = 0  # open SSE streams: their event bytes are built only while there are
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("hub.")
@@ -79,15 +82,22 @@ class FrameHub:
 
     # Sockets come and go
     async def attach(self, consumer: PlayConsumer) -> bool:
-        """Register a socket for its match's frames; False if no engine runs the match."""
+        """Register a socket (or a spectator's stream) for its match's frames; False if no
+        engine runs the match. A spectator is put in the store's list of who watches."""
         match_id = consumer.match_id
+        if consumer.spectator:
+            await self.presence.enter(consumer)
         self.sockets[match_id].add(consumer)
+        self.streams += consumer.wire == protocol.WIRE_SSE
         owner = await self._owner(match_id)
         if owner is None or consumer not in self.sockets.get(match_id, ()):
-            self._discard(consumer)
+            await self.detach(consumer)
             return False
         await self._watch(match_id, owner)
         await self._send(owner, self._join_message(consumer))
+        greeting = self.presence.greeting(match_id)
+        if greeting is not None:
+            await consumer.send_message(greeting)
         return True
 
     async def detach(self, consumer: PlayConsumer) -> None:
@@ -97,17 +107,21 @@ class FrameHub:
         if consumer not in self.sockets.get(match_id, ()):
             return
         self._discard(consumer)
+        self.streams -= consumer.wire == protocol.WIRE_SSE
         owner = self.watching.get(match_id)
         last = match_id not in self.sockets
         if last:
             self.watching.pop(match_id, None)
             self.tokens.pop(match_id, None)
+        if consumer.spectator:
+            self._in_background(self.presence.leave(match_id, consumer))
         if owner is None:
             return
         drop = protocol.EngineDrop(hub=self.channel, socket=consumer.socket_id, match=match_id,
                                    seat=consumer.seat)  # fmt: skip
         try:
-            await self._send(owner, drop)
+            if not consumer.spectator:  # a spectator holds no seat: nothing to drop
+                await self._send(owner, drop)
             if last:
                 await self._send(owner, protocol.EngineUnwatch(hub=self.channel, match=match_id))
         except Exception as error:  # Redis away: the heartbeat puts the engine right later
@@ -120,7 +134,10 @@ class FrameHub:
             if not sockets:
                 del self.sockets[consumer.match_id]
 
-    def _join_message(self, consumer: PlayConsumer) -> protocol.EngineJoin:
+    def _join_message(self, consumer: PlayConsumer) -> protocol.LayerMessage:
+        if consumer.spectator:
+            return protocol.EngineSpectate(hub=self.channel, socket=consumer.socket_id,
+                                           match=consumer.match_id)  # fmt: skip
         return protocol.EngineJoin(hub=self.channel, socket=consumer.socket_id,
                                    match=consumer.match_id, seat=consumer.seat,
                                    name=consumer.name)  # fmt: skip
@@ -221,10 +238,13 @@ class FrameHub:
             if entry.token > newest:
                 self._new_owner(entry.match, entry.token)
             tick = entry.tick
-            as_text = {"type": "websocket.send", "text": entry.text}
-            as_bytes = {"type": "websocket.send", "bytes": entry.binary}
+            events = self._events("keyframe" if entry.key else "frame", entry.text,
+                                  entry.binary, tick)  # fmt: skip
+            view = entry.view
             for consumer in list(sockets):
                 if tick <= consumer.sent_tick:
+                    continue
+                if view and (view == protocol.VIEW_SPECTATORS) != consumer.spectator:
                     continue
                 if consumer.behind_since:
                     held += 1
@@ -248,7 +268,7 @@ class FrameHub:
                     continue  # a delta means nothing before a keyframe
                 consumer.sent_tick = tick
                 try:
-                    await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
+                    await consumer.base_send(events[consumer.wire])
                 except Exception:  # closed under us (daphne raises): its disconnect detaches it
                     continue
                 sent += 1
@@ -265,22 +285,38 @@ class FrameHub:
                 consumer.synced = False
         self.tokens[match_id] = token
 
+    def _events(self, kind: str, text: str, binary: bytes | None, tick: int | None = None
+                ) -> tuple[dict[str, Any], ...]:  # fmt: skip
+        """One message as the ASGI event of each wire (consumer.wire picks): a JSON text
+        frame, a msgpack binary frame, and, while SSE streams are open, a server-sent event."""
+        as_text = {"type": "websocket.send", "text": text}
+        as_bytes = {"type": "websocket.send", "bytes": binary}
+        if not self.streams:
+            return as_text, as_bytes
+        body = protocol.sse_event(kind, text, tick)
+        return as_text, as_bytes, {"type": "http.response.body", "body": body, "more_body": True}
+
     def _end(self, match_id: str, over: str, over_binary: bytes | None) -> None:
         """The final message goes to every socket, also to a lagging one."""
+        events = self._events("over", over, over_binary)
         for consumer in list(self.sockets.get(match_id, ())):
-            self._in_background(consumer.match_over(over_binary if consumer.codec.binary else over))
+            self._in_background(consumer.match_over(events[consumer.wire]))
 
     async def hub_broadcast(self, message: protocol.HubLobby | protocol.HubNotice) -> None:
-        """A message for every socket of a match (who is in a waiting match, at most once a
-        second; a staff notice), encoded once by the engine; it skips a full buffer."""
-        as_text = {"type": "websocket.send", "text": message.text}
-        as_bytes = {"type": "websocket.send", "bytes": message.binary}
+        """Who is in a waiting match (at most once a second), a staff notice: encoded once
+        by the engine."""
+        kind = "lobby" if isinstance(message, protocol.HubLobby) else "notice"
+        await self.broadcast(kind, message.match, message.text, message.binary)
+
+    async def broadcast(self, kind: str, match_id: str, text: str, binary: bytes) -> None:
+        """A message for every socket of a match; it skips a full buffer."""
+        events = self._events(kind, text, binary)
         sent = 0
-        for consumer in list(self.sockets.get(message.match, ())):
+        for consumer in list(self.sockets.get(match_id, ())):
             if consumer.closing or consumer.write_blocked():
                 continue
             try:
-                await consumer.base_send(as_bytes if consumer.codec.binary else as_text)
+                await consumer.base_send(events[consumer.wire])
             except Exception:  # closed under us: its disconnect detaches it
                 continue
             sent += 1
@@ -298,10 +334,9 @@ class FrameHub:
             consumer.synced = True
             consumer.sent_tick = message.tick
             consumer.ack = max(consumer.ack, message.tick)
-            key = "bytes" if consumer.codec.binary else "text"
-            data = message.binary if consumer.codec.binary else message.text
+            events = self._events("keyframe", message.text, message.binary, message.tick)
             with contextlib.suppress(Exception):  # closed under us: its disconnect detaches it
-                await consumer.base_send({"type": "websocket.send", key: data})
+                await consumer.base_send(events[consumer.wire])
                 metrics.FRAMES_SENT.inc()
             return
 

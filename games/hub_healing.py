@@ -54,18 +54,27 @@ class Healing:
         who owns each match now."""
         await asyncio.sleep(settings.GAMESERVER["HUB_HEARTBEAT"])
         by_owner: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+        spectating: dict[str, list[str]] = defaultdict(list)
         for match_id, owner in list(self.hub.watching.items()):
-            sockets = self.hub.sockets.get(match_id, ())
-            by_owner[owner][match_id] = {c.socket_id: c.seat for c in sockets if not c.closing}
+            sockets = [c for c in self.hub.sockets.get(match_id, ()) if not c.closing]
+            by_owner[owner][match_id] = {c.socket_id: c.seat for c in sockets if not c.spectator}
+            if any(c.spectator for c in sockets):
+                spectating[owner].append(match_id)
         for owner, matches in by_owner.items():
-            beat = protocol.EngineHeartbeat(hub=self.hub.channel, matches=matches)
-            await self.hub._send(owner, beat)
-        try:
-            await self._find_owners()
-        except Exception as error:  # Redis or the database away: the heartbeat goes on
-            self.hub._fault("looking for owners of orphaned matches").failed(error)
-        else:
-            self.hub._fault("looking for owners of orphaned matches").succeeded()
+            beat = protocol.EngineHeartbeat(hub=self.hub.channel, matches=matches,
+                                            spectating=spectating[owner])  # fmt: skip
+            try:
+                await self.hub._send(owner, beat)
+            except Exception as error:  # that engine's channel is full (paused) or Redis away
+                self.hub._fault("sending a heartbeat").failed(error)
+        for what, one_pass in (("looking for owners of orphaned matches", self._find_owners),
+                               ("telling who watches", self.hub.presence.refresh)):  # fmt: skip
+            try:
+                await one_pass()
+            except Exception as error:  # Redis or the database away: the heartbeat goes on
+                self.hub._fault(what).failed(error)
+            else:
+                self.hub._fault(what).succeeded()
 
     async def _find_owners(self) -> None:
         """Every local match's owner, from the leases (one round trip): a new owner whose

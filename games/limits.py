@@ -1,4 +1,5 @@
-"""Abuse limits for sockets: a message budget per connection and a socket cap per address."""
+"""Abuse limits for sockets: a message budget per connection, and caps per address on open
+sockets and on spectators (sockets and streams)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class DropWindow:
 
 
 class SocketsPerAddress:
-    """Open game sockets per client address in this process (one instance per process)."""
+    """Open connections per client address in this process (one instance per cap)."""
 
     def __init__(self) -> None:
         self.open: Counter[str] = Counter()
@@ -59,3 +60,4 @@ class SocketsPerAddress:
 
 
 sockets_per_address = SocketsPerAddress()
+spectators_per_address = SocketsPerAddress()  # spectators' sockets and SSE streams

@@ -26,6 +26,7 @@ class MemoryStore:
         self._active: set[str] = set()
         self._issued = 0
         self._engines: dict[str, dict] = {}
+        self._watch: dict[str, dict[str, float]] = {}  # match -> spectator -> expires at
 
     def _get(self, key: str) -> object | None:
         item = self._values.get(key)
@@ -165,6 +166,47 @@ class MemoryStore:
     async def active_list(self) -> list[str]:
         with self._lock:
             return sorted(self._active)
+
+    def spectator_counts(self, match_ids: list[str]) -> dict[str, int]:
+        now = time.time()
+        with self._lock:
+            return {m: sum(t > now for t in self._watch.get(m, {}).values()) for m in match_ids}
+
+    def grant_watch(self, user_id: int, match_id: str, ttl: float) -> None:
+        with self._lock:
+            self._set(f"grant:{user_id}:{match_id}", True, ttl)
+
+    def watch_granted(self, user_id: int, match_id: str) -> bool:
+        with self._lock:
+            return bool(self._get(f"grant:{user_id}:{match_id}"))
+
+    async def spectators_enter(self, match_id: str, member: str, ttl: float) -> None:
+        await self.spectators_refresh({match_id: [member]}, ttl)
+
+    async def spectators_leave(self, match_id: str, member: str) -> None:
+        with self._lock:
+            self._watch.get(match_id, {}).pop(member, None)
+
+    async def spectators_refresh(self, members: dict[str, list[str]], ttl: float) -> None:
+        now = time.time()
+        with self._lock:
+            for match_id, names in members.items():
+                entries = self._watch.setdefault(match_id, {})
+                entries.update({member: now + ttl for member in names})
+            for match_id in list(self._watch):
+                entries = self._watch[match_id]
+                for member in [m for m, t in entries.items() if t <= now]:
+                    del entries[member]
+                if not entries:
+                    del self._watch[match_id]
+
+    async def spectators_of(self, match_ids: list[str]) -> dict[str, list[str]]:
+        now = time.time()
+        with self._lock:
+            return {
+                m: sorted(k for k, t in self._watch.get(m, {}).items() if t > now)
+                for m in match_ids
+            }
 
     async def write_engine_heartbeat(self, name: str, info: dict, ttl: float) -> None:
         now = time.time()

@@ -30,6 +30,13 @@ ENGINES_GROUP = "gameserver.engines"  # every engine: matches released on shutdo
 
 MAX_INT = 2**31 - 1
 
+# How a consumer is written to (consumer.wire): WebSocket text or binary frames, or SSE.
+WIRE_TEXT, WIRE_BINARY, WIRE_SSE = 0, 1, 2
+
+# Who a frame is for: everyone in the match, or, when a game shows spectators another view or
+# a delayed one, the players only or the spectators only.
+VIEW_ALL, VIEW_PLAYERS, VIEW_SPECTATORS = 0, 1, 2
+
 
 class ProtocolError(Exception):
     """A client message that cannot be accepted; `close` is set when the socket must close."""
@@ -196,6 +203,7 @@ class EngineHeartbeat(LayerMessage, tag="engine.heartbeat"):
 
     hub: str
     matches: dict[str, dict[str, int]]
+    spectating: list[str] = []  # matches with spectators here (sent their stream too)
 
 
 class EngineUnwatch(LayerMessage, tag="engine.unwatch"):
@@ -213,6 +221,15 @@ class EngineJoin(LayerMessage, tag="engine.join"):
     match: str
     seat: int
     name: str = ""
+
+
+class EngineSpectate(LayerMessage, tag="engine.spectate"):
+    """hub -> engine: a spectator's socket is here; send its keyframe, and the spectators'
+    stream from now on."""
+
+    hub: str
+    socket: str
+    match: str
 
 
 class EngineDrop(LayerMessage, tag="engine.drop"):
@@ -274,6 +291,7 @@ class FrameEntry(msgspec.Struct, array_like=True, frozen=True):
     binary: bytes
     over: str | None = None
     over_binary: bytes | None = None
+    view: int = VIEW_ALL  # VIEW_PLAYERS or VIEW_SPECTATORS: for those sockets only
 
 
 class HubFrames(LayerMessage, tag="hub.frames"):
@@ -336,8 +354,8 @@ class HubBanned(LayerMessage, tag="hub.banned"):
 
 
 EngineMessage = (
-    EngineWatch | EngineHeartbeat | EngineUnwatch | EngineJoin | EngineDrop | EngineInputs
-    | EngineReleased | EngineControl
+    EngineWatch | EngineHeartbeat | EngineUnwatch | EngineJoin | EngineSpectate | EngineDrop
+    | EngineInputs | EngineReleased | EngineControl
 )  # fmt: skip
 HubMessage = HubFrames | HubOwner | HubKeyframe | HubKick | HubLobby | HubNotice | HubBanned
 _layer_encoder = msgspec.msgpack.Encoder()
@@ -364,6 +382,12 @@ def unpack_hub(raw: dict[str, Any]) -> HubMessage:
 def unpack_answer(raw: dict[str, Any]) -> ControlAnswer:
     """An engine's answer to a staff action; raises msgspec errors if malformed."""
     return _answer_decoder.decode(raw["body"])
+
+
+def sse_event(kind: str, data: str, event_id: int | None = None) -> bytes:
+    """One server-sent event; `data` is one line of JSON (msgspec escapes newlines)."""
+    head = f"event: {kind}\n" if event_id is None else f"event: {kind}\nid: {event_id}\n"
+    return (head + "data: " + data + "\n\n").encode()
 
 
 def now_ms() -> float:

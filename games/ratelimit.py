@@ -56,6 +56,8 @@ COUNTED = {
     "join": "joins",
     "join_code": "joins by code",
     "ticket": "tickets",
+    "watch": "spectator tickets",
+    "stream": "streams opened",
 }
 SCOPES = {"address": "from one address", "user": "for one player", "seat": "for one seat"}
 
@@ -71,7 +73,11 @@ def client_address(request: HttpRequest) -> str:
     """The client's address as the limits count it: IPv4 as it is, IPv6 by its /64 (what one
     subscriber is usually given). REMOTE_ADDR is the peer, or what a trusted proxy said it is
     (uvicorn's --proxy-headers with FORWARDED_ALLOW_IPS; docs/DEPLOY.md)."""
-    raw = request.META.get("REMOTE_ADDR") or ""
+    return address_key(request.META.get("REMOTE_ADDR") or "")
+
+
+def address_key(raw: str) -> str:
+    """A peer address as the limits count it (client_address)."""
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:
@@ -164,6 +170,16 @@ def check(request: HttpRequest, call: str, *, seat: str | None = None) -> None:
         who.append(("user", str(request.user.pk)))
         if seat is not None:
             who.append(("seat", f"{seat[:32]}:{request.user.pk}"))
+    _count(call, who)
+
+
+def check_address(call: str, address: str) -> None:
+    """The same for a call without a Django request (an SSE stream), by its peer address."""
+    if enabled():
+        _count(call, [("address", address_key(address))])
+
+
+def _count(call: str, who: list[tuple[str, str]]) -> None:
     for scope, key in who:
         for item in rates(call, scope):
             refused = counts().run(lambda storage, i=item, s=scope, k=key: _hit(storage, i, s, k))

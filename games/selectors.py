@@ -15,6 +15,14 @@ def open_matches(*, game: str | None, limit: int = 50) -> list[Match]:
     return list(matches.order_by("created_at").prefetch_related("participants")[:limit])
 
 
+def running_matches(*, game: str | None, limit: int = 50) -> list[Match]:
+    """Public matches being played now, the newest first: the ones to watch."""
+    matches = Match.objects.filter(private=False, status=Match.Status.RUNNING)
+    if game:
+        matches = matches.filter(game=game)
+    return list(matches.order_by("-started_at").prefetch_related("participants")[:limit])
+
+
 def ban_reason(*, user_id: int) -> str | None:
     """Why the user may not play ("" when no reason was given), or None: not banned."""
     return Ban.objects.filter(user_id=user_id).values_list("reason", flat=True).first()

@@ -263,6 +263,52 @@ class RedisStore:
     async def active_list(self) -> list[str]:
         return sorted(m.decode() for m in await self.aio.smembers(self.prefix + "active"))
 
+    # Spectators: per match a sorted set of "hub|socket|name", scored by when each expires
+    # (hubs refresh theirs every heartbeat), so a web process that dies takes its away.
+    def spectator_counts(self, match_ids: list[str]) -> dict[str, int]:
+        def count() -> list[int]:
+            now = time.time()
+            with self._sync.pipeline(transaction=False) as pipe:
+                for match_id in match_ids:
+                    pipe.zcount(self.prefix + "watch:" + match_id, now, "+inf")
+                return pipe.execute()
+
+        return dict(zip(match_ids, self._call("count spectators", count), strict=True))
+
+    def grant_watch(self, user_id: int, match_id: str, ttl: float) -> None:
+        """This player may stream that private match for `ttl` (they sent its code)."""
+        key = f"{self.prefix}grant:{user_id}:{match_id}"
+        self._call("remember a watch grant", self._sync.set, key, 1, px=int(ttl * 1000))
+
+    def watch_granted(self, user_id: int, match_id: str) -> bool:
+        key = f"{self.prefix}grant:{user_id}:{match_id}"
+        return bool(self._call("read a watch grant", self._sync.exists, key))
+
+    async def spectators_enter(self, match_id: str, member: str, ttl: float) -> None:
+        await self.spectators_refresh({match_id: [member]}, ttl)
+
+    async def spectators_leave(self, match_id: str, member: str) -> None:
+        await self.aio.zrem(self.prefix + "watch:" + match_id, member)
+
+    async def spectators_refresh(self, members: dict[str, list[str]], ttl: float) -> None:
+        now = time.time()
+        async with self.aio.pipeline(transaction=False) as pipe:
+            for match_id, names in members.items():
+                key = self.prefix + "watch:" + match_id
+                pipe.zadd(key, {member: now + ttl for member in names})
+                pipe.zremrangebyscore(key, "-inf", now)
+                pipe.expire(key, max(1, int(ttl * 2)))
+            await pipe.execute()
+
+    async def spectators_of(self, match_ids: list[str]) -> dict[str, list[str]]:
+        now = time.time()
+        async with self.aio.pipeline(transaction=False) as pipe:
+            for match_id in match_ids:
+                pipe.zrangebyscore(self.prefix + "watch:" + match_id, now, "+inf")
+            found = await pipe.execute()
+        pairs = zip(match_ids, found, strict=True)
+        return {match_id: sorted(v.decode() for v in members) for match_id, members in pairs}
+
     # Engine heartbeats: one hash, a field per engine, for the admin and /readyz
     async def write_engine_heartbeat(self, name: str, info: dict, ttl: float) -> None:
         """The hash outlives the newest heartbeat by `ttl`; older fields are dropped on read."""

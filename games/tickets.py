@@ -21,13 +21,17 @@ TICKET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 class Ticket(msgspec.Struct, frozen=True):
     match_id: str
     user_id: int
-    seat: int
-    name: str
+    seat: int  # -1 for a spectator
+    name: str  # "" for a spectator who watches unnamed
+    spectator: bool = False
 
 
-def ticket_issue(*, match_id: str, user_id: int, seat: int, name: str) -> str:
+def ticket_issue(
+    *, match_id: str, user_id: int, seat: int, name: str, spectator: bool = False
+) -> str:
     token = secrets.token_urlsafe(24)
-    payload = msgspec.json.encode(Ticket(match_id=match_id, user_id=user_id, seat=seat, name=name))
+    claims = Ticket(match_id=match_id, user_id=user_id, seat=seat, name=name, spectator=spectator)
+    payload = msgspec.json.encode(claims)
     get_store().issue_ticket(token, payload, settings.GAMESERVER["TICKET_TTL"])
     return token
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from games import health, views
+from games import health, views, views_watch
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/matches/<str:match_id>", views.match_detail),
     path("api/matches/<str:match_id>/join", views.match_join),
     path("api/matches/<str:match_id>/ticket", views.ticket),
+    path("api/matches/<str:match_id>/watch", views_watch.watch),
+    path("api/live", views_watch.live),
     path("api/join-by-code", views.join_by_code),
     path("api/quickplay", views.quickplay),
     path("api/<path:rest>", views.not_found),

@@ -46,6 +46,23 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_delays(name: str) -> dict[str, float]:
+    """Seconds per game name, written "game=seconds,game=seconds" (each 0 to 600)."""
+    delays = {}
+    for item in env_list(name):
+        game, _, seconds = item.partition("=")
+        try:
+            value = float(seconds)
+        except ValueError:
+            value = -1.0
+        if not game.strip() or not 0 <= value <= 600:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not game=seconds (0 to 600), e.g. lightcycles=0,chess=5"
+            )
+        delays[game.strip()] = value
+    return delays
+
+
 SECRET_KEY_MIN_LENGTH = 50  # Django's own deployment check asks for 50 and 5 distinct
 SECRET_KEY_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
 

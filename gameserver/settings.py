@@ -14,6 +14,7 @@ from gameserver.env import (
     admin_path,
     check_production,
     env_bool,
+    env_delays,
     env_list,
     env_number,
     env_str,
@@ -254,6 +255,18 @@ GAMESERVER = {
     "ENGINE_HEARTBEAT": env_number("GAMESERVER_ENGINE_HEARTBEAT", 2, minimum=0.1, maximum=60),
     "ENGINE_SILENT": env_number("GAMESERVER_ENGINE_SILENT", 6, minimum=0.3, maximum=600),
     "ENGINE_FORGET": env_number("GAMESERVER_ENGINE_FORGET", 3600, minimum=1, maximum=86400),
+    # Spectators (docs/PROTOCOL.md, "Watching"): at most this many watch one match (sockets
+    # and streams together, across web processes), and this many from one address per web
+    # process; a spectator's seconds of delay behind the players, per game ("game=seconds,..."
+    # over the game's own `spectator_delay`); SSE keep-alive comments this often; a private
+    # match's code lets a session's EventSource watch it (and reconnect) for WATCH_GRANT.
+    "MAX_SPECTATORS": int(env_number("GAMESERVER_MAX_SPECTATORS", 500, minimum=0, maximum=1000000)),
+    "MAX_SPECTATORS_PER_IP": int(
+        env_number("GAMESERVER_MAX_SPECTATORS_PER_IP", 8, minimum=1, maximum=100000)
+    ),
+    "SPECTATOR_DELAYS": env_delays("GAMESERVER_SPECTATOR_DELAYS"),
+    "SSE_KEEPALIVE": env_number("GAMESERVER_SSE_KEEPALIVE", 15, minimum=0.2, maximum=300),
+    "WATCH_GRANT": env_number("GAMESERVER_WATCH_GRANT", 3600, minimum=10, maximum=86400),
     # /metrics of a web process: open in DJANGO_DEBUG mode; in production only with this
     # bearer token, or from these client addresses (neither set: /metrics answers 403).
     "METRICS_TOKEN": env_str("GAMESERVER_METRICS_TOKEN", ""),
@@ -304,6 +317,9 @@ GAMESERVER_HTTP = {
             "TICKET_PER_ADDRESS": "120/minute",
             "TICKET_PER_USER": "60/minute",
             "TICKET_PER_SEAT": "1/second",
+            "WATCH_PER_ADDRESS": "60/minute",
+            "WATCH_PER_USER": "30/minute",
+            "STREAM_PER_ADDRESS": "120/minute",
         }.items()
     },
     "MAX_OPEN_MATCHES_PER_USER": int(

@@ -8,7 +8,8 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import Any
 
-from games.protocol import FrameEntry, encode, encode_msgpack, now_ms
+from games.engine.spectators import SpectatorStream, spectator_delay
+from games.protocol import VIEW_ALL, VIEW_PLAYERS, FrameEntry, encode, encode_msgpack, now_ms
 from games.rules.base import Game, InvalidInput, Result, Seat
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class MatchRuntime:
         self.names: dict[int, str] = {}  # seat -> its person's name, for the lobby
         self.lobby_sent: tuple[float, tuple] | None = None  # when, and what, it last showed
         self.watchers: dict[str, float] = {}  # hub channel -> when we last heard from it
+        self.spectator_hubs: set[str] = set()  # watchers with spectators of the match
+        self.spectators = SpectatorStream(game, tick_rate, spectator_delay(game))
+        self.for_spectators: list[FrameEntry] = []  # this tick's, when not the players' frame
         self.inputs: list[tuple[int, Any]] = []
         self.keyframe_due = True
         self.keyframe_above = -1  # a keyframe is due once the tick passes this (a takeover)
@@ -96,6 +100,12 @@ class MatchRuntime:
         if self.phase == PLAYING:
             self.game.join(self.state, seat)
         return previous if previous not in (None, connection) else None
+
+    def spectator_keyframe(self) -> tuple[int, str, bytes] | None:
+        """The match as a spectator who just joined sees it (None: wait for the next)."""
+        if not self.spectators.distinct:
+            return self.joiner_keyframe()
+        return self.spectators.keyframe(self.state)
 
     def stop(self, reason: str) -> None:
         """Staff ended the match: its next tick is its last, with `reason` in the result."""
@@ -171,6 +181,7 @@ class MatchRuntime:
     def drop_hub(self, hub: str, now: float) -> None:
         """... is sent nothing more, and its sockets count as dropped (grace, bot, leave)."""
         self.watchers.pop(hub, None)
+        self.spectator_hubs.discard(hub)
         for seat, connection in list(self.connections.items()):
             if connection.hub == hub:
                 self.disconnect(seat, connection, now)
@@ -292,7 +303,8 @@ class MatchRuntime:
             self.result = self.game.result(self.state)
             final = {"type": "over", "result": self.result.to_json()}
             over_text, over_binary = encode(final), encode_msgpack(final)
-        return FrameEntry(
+        distinct = self.spectators.distinct
+        frame = FrameEntry(
             match=self.match_id,
             token=self.token,
             tick=self.state.tick,
@@ -301,7 +313,11 @@ class MatchRuntime:
             binary=encode_msgpack(body),
             over=over_text,
             over_binary=over_binary,
+            view=VIEW_PLAYERS if distinct else VIEW_ALL,
         )
+        if distinct:
+            self.for_spectators = self.spectators.push(self.state, frame)
+        return frame
 
     # Checkpoints
     def dump(self) -> dict[str, Any]:

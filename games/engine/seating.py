@@ -37,6 +37,7 @@ class Seating:
             protocol.EngineHeartbeat: self.engine_heartbeat,
             protocol.EngineUnwatch: self.engine_unwatch,
             protocol.EngineJoin: self.engine_join,
+            protocol.EngineSpectate: self.engine_spectate,
             protocol.EngineDrop: self.engine_drop,
             protocol.EngineInputs: self.engine_inputs,
             protocol.EngineReleased: self.engine_released,
@@ -89,6 +90,10 @@ class Seating:
             if message.hub not in runtime.watchers:
                 runtime.keyframe_due = True  # new to us, or given up as dead and back
             runtime.watchers[message.hub] = now
+            if match_id in message.spectating:
+                runtime.spectator_hubs.add(message.hub)
+            else:
+                runtime.spectator_hubs.discard(message.hub)
             for connection, gone in runtime.reconcile_hub(message.hub, sockets, now):
                 if gone:
                     await self.kick(match_id, connection, protocol.CLOSE_SEAT_GONE,
@@ -105,6 +110,7 @@ class Seating:
         runtime = self.host.runtimes.get(message.match)
         if runtime is not None:
             runtime.watchers.pop(message.hub, None)
+            runtime.spectator_hubs.discard(message.hub)
 
     async def engine_join(self, message: protocol.EngineJoin) -> None:
         runtime = self.host.runtimes.get(message.match)
@@ -138,6 +144,25 @@ class Seating:
             await self.host.layer.send(message.hub, protocol.pack(alone))
         elif runtime.phase == WAITING:
             await self.host.waiting_room(runtime, time.monotonic())  # who is here, at once
+
+    async def engine_spectate(self, message: protocol.EngineSpectate) -> None:
+        """A spectator holds no seat: its hub gets the spectators' stream, and it a keyframe."""
+        runtime = self.host.runtimes.get(message.match)
+        if runtime is None and message.match in self.host.loading:
+            self.host.loading[message.match].append(message)
+            return
+        if runtime is None:
+            await self.refuse(message.hub, message.match)
+            return
+        runtime.watchers.setdefault(message.hub, time.monotonic())
+        runtime.spectator_hubs.add(message.hub)
+        keyframe = runtime.spectator_keyframe()
+        if keyframe is not None:
+            tick, text, binary = keyframe
+            alone = protocol.HubKeyframe(match=message.match, socket=message.socket,
+                                         token=runtime.token, tick=tick, text=text,
+                                         binary=binary)  # fmt: skip
+            await self.host.layer.send(message.hub, protocol.pack(alone))
 
     async def engine_drop(self, message: protocol.EngineDrop) -> None:
         runtime = self.host.runtimes.get(message.match)

@@ -68,6 +68,11 @@ class Ticking:
             frame = runtime.step()
             if frame is None:
                 continue
+            if runtime.for_spectators:  # before the frame: it may be the last, with `over`
+                for hub in runtime.spectator_hubs:
+                    if hub in runtime.watchers:
+                        batches[hub].extend(runtime.for_spectators)
+                runtime.for_spectators = []
             for hub in runtime.watchers:
                 batches[hub].append(frame)
             if runtime.phase == OVER:

@@ -60,7 +60,13 @@ async def test_a_paused_engine_never_sends_an_old_tick(redis_url, stack_factory)
 
         for player in players:
             since = [f["tick"] for at, f in player.frames if at > stopped]
-            assert len(since) > 20, f"seat {player.seat}: frames did not resume: {since}"
+            assert len(since) > 20, (
+                f"seat {player.seat}: frames did not resume: {since}; closed {player.close_code}, "
+                f"errors {player.errors[-3:]}, newest before the pause "
+                f"{max((f['tick'] for at, f in player.frames if at <= stopped), default=None)}\n"
+                f"{paused.name}:\n{paused.output()[-3000:]}\n{other.name}:\n{other.output()[-3000:]}"
+                f"\nweb:\n{stack.webs[0].output()[-3000:]}"
+            )
             gap = max(b - a for (a, _), (b, _) in pairwise(player.frames))
             print(f"\nseat {player.seat}: longest gap {gap:.2f} s (paused {PAUSE} s)")
             lower = regressions(player)
