@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from games.engine.spectators import SpectatorStream, spectator_delay
-from games.protocol import VIEW_ALL, VIEW_PLAYERS, FrameEntry, encode, encode_msgpack, now_ms
+from games.layer import FrameEntry
+from games.protocol import VIEW_ALL, VIEW_PLAYERS, encode, encode_msgpack, now_ms
 from games.rules.base import Game, InvalidInput, Result, Seat
 
 log = logging.getLogger(__name__)

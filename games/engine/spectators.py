@@ -10,7 +10,8 @@ from typing import Any
 import msgspec
 from django.conf import settings
 
-from games.protocol import VIEW_SPECTATORS, FrameEntry, encode, encode_msgpack, now_ms
+from games.layer import FrameEntry
+from games.protocol import VIEW_SPECTATORS, encode, encode_msgpack, now_ms
 from games.rules.base import Game
 
 
