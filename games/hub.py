@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from games import layer, metrics, protocol
+from games import bus, metrics, protocol
 from games.hub_healing import Healing
 from games.hub_presence import Presence
 from games.store import get_store
@@ -44,9 +44,7 @@ class FrameHub:
         self.sockets: dict[str, set[PlayConsumer]] = defaultdict(set)
         self.watching: dict[str, str] = {}  # match -> the owner we asked for its frames
         self.tokens: dict[str, int] = {}  # match -> the newest owner's fencing token seen
-        self.pending_inputs: dict[str, list[tuple[PlayConsumer, layer.InputItem]]] = defaultdict(
-            list
-        )
+        self.pending_inputs: dict[str, list[tuple[PlayConsumer, bus.InputItem]]] = defaultdict(list)
         self._flush_scheduled = False
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()  # socket closes, input sends
@@ -57,7 +55,7 @@ class FrameHub:
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("hub.")
-        await self.layer.group_add(layer.HUBS_GROUP, self.channel)
+        await self.layer.group_add(bus.HUBS_GROUP, self.channel)
         heartbeat = settings.GAMESERVER["HUB_HEARTBEAT"]
         loops = {
             "receive": (self._receive_one, 1.0),
@@ -77,8 +75,8 @@ class FrameHub:
             faults = self._faults[what] = FaultLog(f"frame hub: {what}", log)
         return faults
 
-    async def _send(self, channel: str, message: layer.LayerMessage) -> None:
-        await self.layer.send(channel, layer.pack(message))
+    async def _send(self, channel: str, message: bus.LayerMessage) -> None:
+        await self.layer.send(channel, bus.pack(message))
 
     # Sockets come and go
     async def attach(self, consumer: PlayConsumer) -> bool:
@@ -117,13 +115,13 @@ class FrameHub:
             self._in_background(self.presence.leave(match_id, consumer))
         if owner is None:
             return
-        drop = layer.EngineDrop(hub=self.channel, socket=consumer.socket_id, match=match_id,
+        drop = bus.EngineDrop(hub=self.channel, socket=consumer.socket_id, match=match_id,
                                    seat=consumer.seat)  # fmt: skip
         try:
             if not consumer.spectator:  # a spectator holds no seat: nothing to drop
                 await self._send(owner, drop)
             if last:
-                await self._send(owner, layer.EngineUnwatch(hub=self.channel, match=match_id))
+                await self._send(owner, bus.EngineUnwatch(hub=self.channel, match=match_id))
         except Exception as error:  # Redis away: the heartbeat puts the engine right later
             self._fault("telling an engine a socket left").failed(error)
 
@@ -134,11 +132,11 @@ class FrameHub:
             if not sockets:
                 del self.sockets[consumer.match_id]
 
-    def _join_message(self, consumer: PlayConsumer) -> layer.LayerMessage:
+    def _join_message(self, consumer: PlayConsumer) -> bus.LayerMessage:
         if consumer.spectator:
-            return layer.EngineSpectate(hub=self.channel, socket=consumer.socket_id,
+            return bus.EngineSpectate(hub=self.channel, socket=consumer.socket_id,
                                            match=consumer.match_id)  # fmt: skip
-        return layer.EngineJoin(hub=self.channel, socket=consumer.socket_id,
+        return bus.EngineJoin(hub=self.channel, socket=consumer.socket_id,
                                    match=consumer.match_id, seat=consumer.seat,
                                    name=consumer.name)  # fmt: skip
 
@@ -159,7 +157,7 @@ class FrameHub:
             self.watching[match_id] = owner
             sent = [c.sent_tick for c in self.sockets.get(match_id, ())]
             resume = {match_id: max(sent)} if sent and max(sent) >= 0 else {}
-            watch = layer.EngineWatch(hub=self.channel, matches=[match_id], resume=resume)
+            watch = bus.EngineWatch(hub=self.channel, matches=[match_id], resume=resume)
             await self._send(owner, watch)
 
     # Inputs, batched per owner
@@ -168,7 +166,7 @@ class FrameHub:
         owner = self.watching.get(consumer.match_id)
         if owner is None:
             return False
-        item = layer.InputItem(match=consumer.match_id, seat=consumer.seat, data=data)
+        item = bus.InputItem(match=consumer.match_id, seat=consumer.seat, data=data)
         self.pending_inputs[owner].append((consumer, item))
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -183,10 +181,10 @@ class FrameHub:
             self._in_background(self._send_inputs(owner, batch))
 
     async def _send_inputs(
-        self, owner: str, batch: list[tuple[PlayConsumer, layer.InputItem]]
+        self, owner: str, batch: list[tuple[PlayConsumer, bus.InputItem]]
     ) -> None:
         try:
-            await self._send(owner, layer.EngineInputs(items=[item for _, item in batch]))
+            await self._send(owner, bus.EngineInputs(items=[item for _, item in batch]))
         except Exception as error:
             self._fault("sending inputs").failed(error)
             for consumer in {consumer for consumer, _ in batch}:
@@ -196,23 +194,23 @@ class FrameHub:
     async def _receive_one(self) -> None:
         raw = await self.layer.receive(self.channel)
         try:
-            message = layer.unpack_hub(raw)
-            if isinstance(message, layer.HubFrames):
+            message = bus.unpack_hub(raw)
+            if isinstance(message, bus.HubFrames):
                 await self.hub_frames(message)
-            elif isinstance(message, layer.HubOwner):
+            elif isinstance(message, bus.HubOwner):
                 await self.healing.hub_owner(message)
-            elif isinstance(message, layer.HubKick):
+            elif isinstance(message, bus.HubKick):
                 self.hub_kick(message)
-            elif isinstance(message, layer.HubKeyframe):
+            elif isinstance(message, bus.HubKeyframe):
                 await self.hub_keyframe(message)
-            elif isinstance(message, layer.HubBanned):
+            elif isinstance(message, bus.HubBanned):
                 self.hub_banned(message)
             else:
                 await self.hub_broadcast(message)
         except Exception as error:  # one bad message must not hold up the frames behind it
             self._fault(f"handling {raw.get('type')!r}").failed(error)
 
-    async def hub_frames(self, message: layer.HubFrames) -> None:
+    async def hub_frames(self, message: bus.HubFrames) -> None:
         """Write each frame to the match's local sockets, except to those too far behind.
 
         Fencing: a frame whose owner's token is older than the newest seen for its match is
@@ -302,10 +300,10 @@ class FrameHub:
         for consumer in list(self.sockets.get(match_id, ())):
             self._in_background(consumer.match_over(events[consumer.wire]))
 
-    async def hub_broadcast(self, message: layer.HubLobby | layer.HubNotice) -> None:
+    async def hub_broadcast(self, message: bus.HubLobby | bus.HubNotice) -> None:
         """Who is in a waiting match (at most once a second), a staff notice: encoded once
         by the engine."""
-        kind = "lobby" if isinstance(message, layer.HubLobby) else "notice"
+        kind = "lobby" if isinstance(message, bus.HubLobby) else "notice"
         await self.broadcast(kind, message.match, message.text, message.binary)
 
     async def broadcast(self, kind: str, match_id: str, text: str, binary: bytes) -> None:
@@ -322,7 +320,7 @@ class FrameHub:
             sent += 1
         metrics.MESSAGES_SENT.inc(sent)
 
-    async def hub_keyframe(self, message: layer.HubKeyframe) -> None:
+    async def hub_keyframe(self, message: bus.HubKeyframe) -> None:
         """A socket that just joined gets the match as it is, alone; deltas follow."""
         if message.token < self.tokens.get(message.match, 0):
             return
@@ -340,7 +338,7 @@ class FrameHub:
                 metrics.FRAMES_SENT.inc()
             return
 
-    def hub_banned(self, message: layer.HubBanned) -> None:
+    def hub_banned(self, message: bus.HubBanned) -> None:
         """Staff banned a user: close each of their sockets here (the engine sees drops)."""
         for consumers in self.sockets.values():
             for consumer in consumers:
@@ -349,7 +347,7 @@ class FrameHub:
                         consumer.kick(protocol.CLOSE_FORBIDDEN, "banned", message.message)
                     )
 
-    def hub_kick(self, message: layer.HubKick) -> None:
+    def hub_kick(self, message: bus.HubKick) -> None:
         """The engine closes a socket: its seat was taken by a newer one, or is gone."""
         for consumer in self.sockets.get(message.match, ()):
             if consumer.socket_id == message.socket:

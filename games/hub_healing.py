@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from games import layer, protocol
+from games import bus, protocol
 from games.selectors import match_endings
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class Healing:
     def __init__(self, hub: FrameHub):
         self.hub = hub
 
-    async def hub_owner(self, message: layer.HubOwner) -> None:
+    async def hub_owner(self, message: bus.HubOwner) -> None:
         """A new owner announced itself (re-register our sockets with it), or a stale one
         refused us (owner None: the heartbeat looks the owner up again). The same owner again
         re-asserted its lease after a Redis fault: it still knows our sockets."""
@@ -61,7 +61,7 @@ class Healing:
             if any(c.spectator for c in sockets):
                 spectating[owner].append(match_id)
         for owner, matches in by_owner.items():
-            beat = layer.EngineHeartbeat(hub=self.hub.channel, matches=matches,
+            beat = bus.EngineHeartbeat(hub=self.hub.channel, matches=matches,
                                             spectating=spectating[owner])  # fmt: skip
             try:
                 await self.hub._send(owner, beat)

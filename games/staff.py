@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from games import layer
+from games import bus
 from games.models import Ban, Match, Participant, StaffAction
 from games.store import get_store
 
@@ -46,7 +46,7 @@ def _record(
     )
 
 
-async def _ask_owner(match_id: str, **fields: object) -> layer.ControlAnswer:
+async def _ask_owner(match_id: str, **fields: object) -> bus.ControlAnswer:
     """Send a control message to the match's owner engine and wait for its answer."""
     owner = await get_store().owner_of(match_id)
     if owner is None:
@@ -56,11 +56,11 @@ async def _ask_owner(match_id: str, **fields: object) -> layer.ControlAnswer:
         )
     layer = get_channel_layer()
     reply = await layer.new_channel("staff.")
-    message = layer.EngineControl(match=match_id, reply=reply, **fields)
-    await layer.send(owner, layer.pack(message))
+    message = bus.EngineControl(match=match_id, reply=reply, **fields)
+    await layer.send(owner, bus.pack(message))
     try:
         raw = await asyncio.wait_for(layer.receive(reply), ANSWER_TIMEOUT)
-        return layer.unpack_answer(raw)
+        return bus.unpack_answer(raw)
     except TimeoutError:
         raise StaffError(f"the engine did not answer within {ANSWER_TIMEOUT:g} s") from None
     except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as error:
@@ -125,9 +125,9 @@ def ban(staff: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> st
             user=user, defaults={"reason": reason[:200], "banned_by": staff}
         )
         _record(staff, StaffAction.Kind.BAN, target=user, reason=reason)
-    closing = layer.HubBanned(user=user.pk, message=BANNED)
+    closing = bus.HubBanned(user=user.pk, message=BANNED)
     try:
-        async_to_sync(get_channel_layer().group_send)(layer.HUBS_GROUP, layer.pack(closing))
+        async_to_sync(get_channel_layer().group_send)(bus.HUBS_GROUP, bus.pack(closing))
     except Exception as error:  # Redis away: the ban holds, the sockets outlive it for now
         return (
             f"{user.get_username()} is banned, but their open sockets could not be closed "

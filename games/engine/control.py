@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from games import layer, protocol
+from games import bus, protocol
 from games.engine.runtime import PLAYING, WAITING, MatchRuntime
 
 if TYPE_CHECKING:
@@ -30,10 +30,10 @@ class Control:
     def __init__(self, host: EngineHost):
         self.host = host
 
-    async def engine_control(self, message: layer.EngineControl) -> None:
+    async def engine_control(self, message: bus.EngineControl) -> None:
         runtime = self.host.runtimes.get(message.match)
         if runtime is None or message.match not in self.host.leases:
-            answer = layer.ControlAnswer(
+            answer = bus.ControlAnswer(
                 ok=False, message="this engine no longer runs that match: try again"
             )
         else:
@@ -45,42 +45,40 @@ class Control:
             message.match,
             answer.message,
         )
-        await self.host.layer.send(message.reply, layer.pack(answer))
+        await self.host.layer.send(message.reply, bus.pack(answer))
 
-    async def _apply(
-        self, runtime: MatchRuntime, message: layer.EngineControl
-    ) -> layer.ControlAnswer:
+    async def _apply(self, runtime: MatchRuntime, message: bus.EngineControl) -> bus.ControlAnswer:
         if message.action == "notice":
             return await self._notice(runtime, message.text)
         if runtime.phase != PLAYING:
             why = {WAITING: "has not started yet"}.get(runtime.phase, f"is {runtime.phase}")
-            return layer.ControlAnswer(ok=False, message=f"the match {why}")
+            return bus.ControlAnswer(ok=False, message=f"the match {why}")
         if message.action == "end":
             runtime.stop(staff_reason(message.text))
-            return layer.ControlAnswer(ok=True, message="the match ends at its next tick")
+            return bus.ControlAnswer(ok=True, message="the match ends at its next tick")
         return await self._kick(runtime, message.seat, message.remove)
 
-    async def _notice(self, runtime: MatchRuntime, text: str) -> layer.ControlAnswer:
+    async def _notice(self, runtime: MatchRuntime, text: str) -> bus.ControlAnswer:
         notice = {"type": "notice", "text": text}
-        sent = layer.HubNotice(
+        sent = bus.HubNotice(
             match=runtime.match_id,
             text=protocol.encode(notice),
             binary=protocol.encode_msgpack(notice),
         )
         await self.host.send_all([(hub, sent) for hub in runtime.watchers])
-        return layer.ControlAnswer(
+        return bus.ControlAnswer(
             ok=True, message=f"sent to {len(runtime.connections)} connected player(s)"
         )
 
-    async def _kick(self, runtime: MatchRuntime, seat: int, remove: bool) -> layer.ControlAnswer:
+    async def _kick(self, runtime: MatchRuntime, seat: int, remove: bool) -> bus.ControlAnswer:
         if not 0 <= seat < len(runtime.roster) or runtime.roster[seat].bot:
-            return layer.ControlAnswer(ok=False, message=f"seat {seat} holds no person")
+            return bus.ControlAnswer(ok=False, message=f"seat {seat} holds no person")
         if seat in runtime.left:
-            return layer.ControlAnswer(ok=False, message=f"seat {seat} was already given up")
+            return bus.ControlAnswer(ok=False, message=f"seat {seat} was already given up")
         connection = runtime.remove(seat, to_bot=not remove)
         if connection is not None:
             await self.host.seating.kick(
                 runtime.match_id, connection, protocol.CLOSE_FORBIDDEN, "kicked", KICKED
             )
         then = "the rules' leave ran" if remove else "a bot plays the seat"
-        return layer.ControlAnswer(ok=True, message=f"seat {seat} removed; {then}")
+        return bus.ControlAnswer(ok=True, message=f"seat {seat} removed; {then}")

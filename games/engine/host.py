@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from django.conf import settings
 
-from games import layer, protocol
+from games import bus, protocol
 from games.engine.heartbeat import Heartbeat
 from games.engine.ownership import Ownership
 from games.engine.persistence import Persistence
@@ -48,7 +48,7 @@ class EngineHost:
         self.channel = ""
         self.runtimes: dict[str, MatchRuntime] = {}
         self.leases: dict[str, str] = {}
-        self.loading: dict[str, list[layer.EngineMessage]] = {}  # claimed, not loaded yet
+        self.loading: dict[str, list[bus.EngineMessage]] = {}  # claimed, not loaded yet
         self.tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
         self.faults: dict[str, FaultLog] = {}
@@ -65,7 +65,7 @@ class EngineHost:
     # Lifecycle
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("engine.")
-        await self.layer.group_add(layer.ENGINES_GROUP, self.channel)
+        await self.layer.group_add(bus.ENGINES_GROUP, self.channel)
         loops = {
             "receive": (self.seating.receive_one, 1.0),
             "claim": (self.ownership.claim_next, 2.0),
@@ -92,8 +92,8 @@ class EngineHost:
             await self.checkpoint(*(r for r in self.runtimes.values() if r.phase != WAITING))
             released = await self.ownership.release_all()
             if released:
-                message = layer.EngineReleased(engine=self.channel, matches=released)
-                await self.layer.group_send(layer.ENGINES_GROUP, layer.pack(message))
+                message = bus.EngineReleased(engine=self.channel, matches=released)
+                await self.layer.group_send(bus.ENGINES_GROUP, bus.pack(message))
         except Exception as error:  # Redis away: the leases expire and others take over
             log.warning("engine %s: could not hand its matches over: %s", self.name, error)
         self.runtimes.clear()
@@ -142,10 +142,10 @@ class EngineHost:
             self._redis_down = True
             raise
 
-    async def send_all(self, messages: list[tuple[str, layer.LayerMessage]]) -> None:
+    async def send_all(self, messages: list[tuple[str, bus.LayerMessage]]) -> None:
         """One message to each channel, all at once; a channel that fails loses only its own."""
         sent = await asyncio.gather(
-            *(self.layer.send(channel, layer.pack(message)) for channel, message in messages),
+            *(self.layer.send(channel, bus.pack(message)) for channel, message in messages),
             return_exceptions=True,
         )
         faults = self.fault("sending frames")
@@ -193,7 +193,7 @@ class EngineHost:
             self._wake_when_bots_are_due(runtime, now)
             lobby = runtime.lobby(now)
             if lobby is not None:
-                message = layer.HubLobby(match=runtime.match_id, text=protocol.encode(lobby),
+                message = bus.HubLobby(match=runtime.match_id, text=protocol.encode(lobby),
                                             binary=protocol.encode_msgpack(lobby))  # fmt: skip
                 await self.send_all([(hub, message) for hub in runtime.watchers])
 

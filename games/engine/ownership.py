@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from games import layer, metrics
+from games import bus, metrics
 from games.engine.runtime import OVER, WAITING
 from games.store import lease_token
 
@@ -100,8 +100,8 @@ class Ownership:
 
     async def announce(self, match_id: str) -> None:
         runtime = self.host.runtimes[match_id]
-        owner = layer.HubOwner(match=match_id, owner=self.host.channel, token=runtime.token)
-        await self.host.layer.group_send(layer.HUBS_GROUP, layer.pack(owner))
+        owner = bus.HubOwner(match=match_id, owner=self.host.channel, token=runtime.token)
+        await self.host.layer.group_send(bus.HUBS_GROUP, bus.pack(owner))
 
     # Keeping what we own
     async def renew_pass(self) -> None:

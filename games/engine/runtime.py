@@ -8,8 +8,8 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import Any
 
+from games.bus import FrameEntry
 from games.engine.spectators import SpectatorStream, spectator_delay
-from games.layer import FrameEntry
 from games.protocol import VIEW_ALL, VIEW_PLAYERS, encode, encode_msgpack, now_ms
 from games.rules.base import Game, InvalidInput, Result, Seat
 

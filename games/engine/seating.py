@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from games import layer, protocol
+from games import bus, protocol
 from games.engine.control import Control
 from games.engine.runtime import OVER, WAITING, Connection, SeatGone
 from games.services import SEAT_GONE
@@ -33,22 +33,22 @@ class Seating:
         self._bad = FaultLog(f"engine {host.name}: a message from a hub", log)
         self._failing = FaultLog(f"engine {host.name}: handling a hub's message", log)
         self._handlers = {
-            layer.EngineWatch: self.engine_watch,
-            layer.EngineHeartbeat: self.engine_heartbeat,
-            layer.EngineUnwatch: self.engine_unwatch,
-            layer.EngineJoin: self.engine_join,
-            layer.EngineSpectate: self.engine_spectate,
-            layer.EngineDrop: self.engine_drop,
-            layer.EngineInputs: self.engine_inputs,
-            layer.EngineReleased: self.engine_released,
-            layer.EngineControl: self.control.engine_control,
+            bus.EngineWatch: self.engine_watch,
+            bus.EngineHeartbeat: self.engine_heartbeat,
+            bus.EngineUnwatch: self.engine_unwatch,
+            bus.EngineJoin: self.engine_join,
+            bus.EngineSpectate: self.engine_spectate,
+            bus.EngineDrop: self.engine_drop,
+            bus.EngineInputs: self.engine_inputs,
+            bus.EngineReleased: self.engine_released,
+            bus.EngineControl: self.control.engine_control,
         }
 
     # Messages from hubs
     async def receive_one(self) -> None:
         raw = await self.host.layer.receive(self.host.channel)
         try:
-            message = layer.unpack_engine(raw)
+            message = bus.unpack_engine(raw)
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as error:
             self._bad.failed(error)
             return
@@ -59,15 +59,15 @@ class Seating:
         else:
             self._failing.succeeded()
 
-    async def handle(self, message: layer.EngineMessage) -> None:
+    async def handle(self, message: bus.EngineMessage) -> None:
         await self._handlers[type(message)](message)
 
-    async def engine_watch(self, message: layer.EngineWatch) -> None:
+    async def engine_watch(self, message: bus.EngineWatch) -> None:
         now = time.monotonic()
         for match_id in message.matches:
             runtime = self.host.runtimes.get(match_id)
             if runtime is None and match_id in self.host.loading:
-                held = layer.EngineWatch(hub=message.hub, matches=[match_id],
+                held = bus.EngineWatch(hub=message.hub, matches=[match_id],
                                             resume=message.resume)  # fmt: skip
                 self.host.loading[match_id].append(held)
             elif runtime is None:
@@ -79,7 +79,7 @@ class Seating:
                 if match_id in message.resume:
                     runtime.resume_above(message.resume[match_id])
 
-    async def engine_heartbeat(self, message: layer.EngineHeartbeat) -> None:
+    async def engine_heartbeat(self, message: bus.EngineHeartbeat) -> None:
         now = time.monotonic()
         for match_id, sockets in message.matches.items():
             runtime = self.host.runtimes.get(match_id)
@@ -103,16 +103,16 @@ class Seating:
                                     "this seat is played from another connection")  # fmt: skip
             if runtime.phase == OVER and runtime.final is not None:
                 # Its sockets are still open: the hub missed the last frame (Redis was away).
-                final = layer.HubFrames(frames=[runtime.final])
-                await self.host.layer.send(message.hub, layer.pack(final))
+                final = bus.HubFrames(frames=[runtime.final])
+                await self.host.layer.send(message.hub, bus.pack(final))
 
-    async def engine_unwatch(self, message: layer.EngineUnwatch) -> None:
+    async def engine_unwatch(self, message: bus.EngineUnwatch) -> None:
         runtime = self.host.runtimes.get(message.match)
         if runtime is not None:
             runtime.watchers.pop(message.hub, None)
             runtime.spectator_hubs.discard(message.hub)
 
-    async def engine_join(self, message: layer.EngineJoin) -> None:
+    async def engine_join(self, message: bus.EngineJoin) -> None:
         runtime = self.host.runtimes.get(message.match)
         if runtime is None and message.match in self.host.loading:
             self.host.loading[message.match].append(message)
@@ -138,14 +138,14 @@ class Seating:
             )  # fmt: skip
         if keyframe is not None:
             tick, text, binary = keyframe
-            alone = layer.HubKeyframe(match=message.match, socket=message.socket,
+            alone = bus.HubKeyframe(match=message.match, socket=message.socket,
                                          token=runtime.token, tick=tick, text=text,
                                          binary=binary)  # fmt: skip
-            await self.host.layer.send(message.hub, layer.pack(alone))
+            await self.host.layer.send(message.hub, bus.pack(alone))
         elif runtime.phase == WAITING:
             await self.host.waiting_room(runtime, time.monotonic())  # who is here, at once
 
-    async def engine_spectate(self, message: layer.EngineSpectate) -> None:
+    async def engine_spectate(self, message: bus.EngineSpectate) -> None:
         """A spectator holds no seat: its hub gets the spectators' stream, and it a keyframe."""
         runtime = self.host.runtimes.get(message.match)
         if runtime is None and message.match in self.host.loading:
@@ -159,12 +159,12 @@ class Seating:
         keyframe = runtime.spectator_keyframe()
         if keyframe is not None:
             tick, text, binary = keyframe
-            alone = layer.HubKeyframe(match=message.match, socket=message.socket,
+            alone = bus.HubKeyframe(match=message.match, socket=message.socket,
                                          token=runtime.token, tick=tick, text=text,
                                          binary=binary)  # fmt: skip
-            await self.host.layer.send(message.hub, layer.pack(alone))
+            await self.host.layer.send(message.hub, bus.pack(alone))
 
-    async def engine_drop(self, message: layer.EngineDrop) -> None:
+    async def engine_drop(self, message: bus.EngineDrop) -> None:
         runtime = self.host.runtimes.get(message.match)
         if runtime is None and message.match in self.host.loading:
             self.host.loading[message.match].append(message)  # after its join, in order
@@ -174,27 +174,27 @@ class Seating:
             if runtime.phase == WAITING:
                 await self.host.waiting_room(runtime, time.monotonic())
 
-    async def engine_inputs(self, message: layer.EngineInputs) -> None:
+    async def engine_inputs(self, message: bus.EngineInputs) -> None:
         for item in message.items:
             runtime = self.host.runtimes.get(item.match)
             if runtime is not None:
                 runtime.add_input(item.seat, item.data)
 
-    async def engine_released(self, message: layer.EngineReleased) -> None:
+    async def engine_released(self, message: bus.EngineReleased) -> None:
         if message.engine != self.host.channel and not self.host.stopping:
             claiming = self.host.ownership.claim_unowned(message.matches)
             self.host.spawn(claiming, "claiming released matches")
 
     async def kick(self, match_id: str, connection: Connection, close: int, code: str,
                    message: str) -> None:  # fmt: skip
-        kick = layer.HubKick(match=match_id, socket=connection.socket, close=close, code=code,
+        kick = bus.HubKick(match=match_id, socket=connection.socket, close=close, code=code,
                                 message=message)  # fmt: skip
-        await self.host.layer.send(connection.hub, layer.pack(kick))
+        await self.host.layer.send(connection.hub, bus.pack(kick))
 
     async def refuse(self, hub: str, match_id: str) -> None:
         """Tell a stale sender we do not own the match, so it looks the owner up again."""
-        refusal = layer.HubOwner(match=match_id, owner=None)
-        await self.host.layer.send(hub, layer.pack(refusal))
+        refusal = bus.HubOwner(match=match_id, owner=None)
+        await self.host.layer.send(hub, bus.pack(refusal))
 
     # Seats: graces that run out, hubs that went silent (their web process died)
     async def sweep_pass(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from django.conf import settings
 
-from games.layer import FrameEntry
+from games.bus import FrameEntry
 from games.protocol import VIEW_SPECTATORS, encode, encode_msgpack, now_ms
 from games.rules.base import Game
 

@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from games import layer, metrics
+from games import bus, metrics
 from games.engine.clock import TickClock
 from games.engine.ownership import PAUSE_SECONDS
 from games.engine.runtime import OVER, TICK_SLOTS, MatchRuntime
@@ -61,7 +61,7 @@ class Ticking:
         they cost nothing per tick (games/engine/seating.py looks at them once a second)."""
         host = self.host
         started = time.perf_counter()
-        batches: dict[str, list[layer.FrameEntry]] = defaultdict(list)
+        batches: dict[str, list[bus.FrameEntry]] = defaultdict(list)
         checkpoint_every = host.config["CHECKPOINT_EVERY"]
         due: list[MatchRuntime] = []
         for runtime in list(self.buckets[(rate, slot)].values()):
@@ -83,7 +83,7 @@ class Ticking:
                 due.append(runtime)
         work = time.perf_counter() - started
         if batches:
-            await host.send_all([(hub, layer.HubFrames(frames=f)) for hub, f in batches.items()])
+            await host.send_all([(hub, bus.HubFrames(frames=f)) for hub, f in batches.items()])
         if due:
             host.spawn(self._checkpoint(due))
         return work
