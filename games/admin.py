@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from games import admin_chat  # noqa: F401  (registers the chat and mute admins)
 from games.admin_actions import MatchActions  # also registers the ban and audit admins
 from games.admin_live import EngineFilter, LiveMatchAdmin, PlayerFilter
 from games.models import Match, Participant

@@ -185,11 +185,37 @@ class HubBanned(LayerMessage, tag="hub.banned"):
     message: str
 
 
+class HubChat(LayerMessage, tag="hub.chat"):
+    """web process -> every hub: a line of chat, encoded once, for the lobby's sockets (match
+    "") or a match's (its players, and its spectators unless `players_only`)."""
+
+    match: str
+    id: int
+    text: str
+    binary: bytes
+    players_only: bool = False
+
+
+class HubChatDeleted(LayerMessage, tag="hub.chat_deleted"):
+    """staff -> every hub: take that line away from the room's screens."""
+
+    match: str
+    id: int
+
+
+class HubLobbyChanged(LayerMessage, tag="hub.lobby_changed"):
+    """web process or engine -> every hub: a match opened, filled, started or ended; the
+    lobby's list is read again (once per web process, not per socket)."""
+
+
 EngineMessage = (
     EngineWatch | EngineHeartbeat | EngineUnwatch | EngineJoin | EngineSpectate | EngineDrop
     | EngineInputs | EngineReleased | EngineControl
 )  # fmt: skip
-HubMessage = HubFrames | HubOwner | HubKeyframe | HubKick | HubLobby | HubNotice | HubBanned
+HubMessage = (
+    HubFrames | HubOwner | HubKeyframe | HubKick | HubLobby | HubNotice | HubBanned | HubChat
+    | HubChatDeleted | HubLobbyChanged
+)  # fmt: skip
 _layer_encoder = msgspec.msgpack.Encoder()
 _engine_decoder = msgspec.msgpack.Decoder(EngineMessage)
 _hub_decoder = msgspec.msgpack.Decoder(HubMessage)

@@ -16,12 +16,12 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from games import metrics, protocol
+from games import chat, metrics, protocol
 from games.admission import Refusal, admit
 from games.engine.spectators import spectator_delay
 from games.hub import FrameHub, local_hub
 from games.limits import DropWindow, TokenBucket, sockets_per_address, spectators_per_address
-from games.protocol import Ack, Auth, Input, Ping, ProtocolError
+from games.protocol import Ack, Auth, Chat, Input, Ping, ProtocolError
 from games.rules import get_game
 from games.rules.base import Game, InvalidInput
 from games.security import OriginAllowList, origin_of
@@ -114,6 +114,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         limits = settings.GAMESERVER
         self.bucket = TokenBucket(limits["RATE_LIMIT"], limits["RATE_BURST"])
         self.drops = DropWindow(DROP_WINDOW_SECONDS)
+        self.chat_allowance = chat.chat_bucket()
         await self.accept(codec.subprotocol)
         address = (self.scope.get("client") or ("unknown", 0))[0]
         if not sockets_per_address.acquire(address, settings.GAMESERVER["MAX_SOCKETS_PER_IP"]):
@@ -270,8 +271,23 @@ class PlayConsumer(AsyncWebsocketConsumer):
         elif isinstance(message, Ping):
             pong = {"type": "pong", "id": message.id, "server_time": protocol.now_ms()}
             await self.send_message(pong)
+        elif isinstance(message, Chat):
+            await self.chat(message.text)
         else:
             raise ProtocolError("already_authenticated", "this socket is already authenticated")
+
+    async def chat(self, text: str) -> None:
+        """A line for the match's chat; a refusal is an error frame, not a bad message."""
+        name = (self.shown_name or "spectator") if self.spectator else self.name
+        speaker = chat.Speaker(user_id=self.user_id, match=self.match_id, name=name,
+                               seat=None if self.spectator else self.seat,
+                               spectator=self.spectator)  # fmt: skip
+        try:
+            if not self.chat_allowance.take():
+                raise chat.rate_refusal()
+            await chat.say(self.hub.layer, speaker, text)
+        except ProtocolError as error:
+            await self.send_message({"type": "error", "code": error.code, "message": error.message})
 
     async def warn_degraded(self) -> None:
         """An input that cannot reach the engine (Redis away, owner changing): say so, at

@@ -24,6 +24,7 @@ from django.conf import settings
 from games import bus, metrics, protocol
 from games.hub_healing import Healing
 from games.hub_presence import Presence
+from games.hub_rooms import Rooms
 from games.store import get_store
 from games.supervise import FaultLog, supervise
 
@@ -51,6 +52,7 @@ class FrameHub:
         self._faults: dict[str, FaultLog] = {}
         self.healing = Healing(self)
         self.presence = Presence(self)
+        self.rooms = Rooms(self)
         self.streams = 0  # open SSE streams: their event bytes are built only while there are
 
     async def start(self) -> None:
@@ -61,6 +63,7 @@ class FrameHub:
             "receive": (self._receive_one, 1.0),
             "heartbeat": (self.healing.heartbeat_pass, heartbeat),
             "liveness": (self.healing.liveness_pass, 5.0),
+            "lobby": (self.rooms.refresh_pass, 5.0),
         }
         for what, (one_pass, backoff) in loops.items():
             self._tasks.append(supervise(f"frame hub: {what} loop", one_pass, max_backoff=backoff))
@@ -112,7 +115,7 @@ class FrameHub:
             self.watching.pop(match_id, None)
             self.tokens.pop(match_id, None)
         if consumer.spectator:
-            self._in_background(self.presence.leave(match_id, consumer))
+            self.in_background(self.presence.leave(match_id, consumer))
         if owner is None:
             return
         drop = bus.EngineDrop(hub=self.channel, socket=consumer.socket_id, match=match_id,
@@ -178,7 +181,7 @@ class FrameHub:
         pending, self.pending_inputs = self.pending_inputs, defaultdict(list)
         metrics.INPUTS.inc(sum(len(batch) for batch in pending.values()))
         for owner, batch in pending.items():
-            self._in_background(self._send_inputs(owner, batch))
+            self.in_background(self._send_inputs(owner, batch))
 
     async def _send_inputs(
         self, owner: str, batch: list[tuple[PlayConsumer, bus.InputItem]]
@@ -204,7 +207,13 @@ class FrameHub:
             elif isinstance(message, bus.HubKeyframe):
                 await self.hub_keyframe(message)
             elif isinstance(message, bus.HubBanned):
-                self.hub_banned(message)
+                self.rooms.hub_banned(message)
+            elif isinstance(message, bus.HubChat):
+                await self.rooms.hub_chat(message)
+            elif isinstance(message, bus.HubChatDeleted):
+                await self.rooms.hub_chat_deleted(message)
+            elif isinstance(message, bus.HubLobbyChanged):
+                self.rooms.changed()
             else:
                 await self.hub_broadcast(message)
         except Exception as error:  # one bad message must not hold up the frames behind it
@@ -236,7 +245,7 @@ class FrameHub:
             if entry.token > newest:
                 self._new_owner(entry.match, entry.token)
             tick = entry.tick
-            events = self._events("keyframe" if entry.key else "frame", entry.text,
+            events = self.events("keyframe" if entry.key else "frame", entry.text,
                                   entry.binary, tick)  # fmt: skip
             view = entry.view
             for consumer in list(sockets):
@@ -283,7 +292,7 @@ class FrameHub:
                 consumer.synced = False
         self.tokens[match_id] = token
 
-    def _events(self, kind: str, text: str, binary: bytes | None, tick: int | None = None
+    def events(self, kind: str, text: str, binary: bytes | None, tick: int | None = None
                 ) -> tuple[dict[str, Any], ...]:  # fmt: skip
         """One message as the ASGI event of each wire (consumer.wire picks): a JSON text
         frame, a msgpack binary frame, and, while SSE streams are open, a server-sent event."""
@@ -296,9 +305,9 @@ class FrameHub:
 
     def _end(self, match_id: str, over: str, over_binary: bytes | None) -> None:
         """The final message goes to every socket, also to a lagging one."""
-        events = self._events("over", over, over_binary)
+        events = self.events("over", over, over_binary)
         for consumer in list(self.sockets.get(match_id, ())):
-            self._in_background(consumer.match_over(events[consumer.wire]))
+            self.in_background(consumer.match_over(events[consumer.wire]))
 
     async def hub_broadcast(self, message: bus.HubLobby | bus.HubNotice) -> None:
         """Who is in a waiting match (at most once a second), a staff notice: encoded once
@@ -308,7 +317,7 @@ class FrameHub:
 
     async def broadcast(self, kind: str, match_id: str, text: str, binary: bytes) -> None:
         """A message for every socket of a match; it skips a full buffer."""
-        events = self._events(kind, text, binary)
+        events = self.events(kind, text, binary)
         sent = 0
         for consumer in list(self.sockets.get(match_id, ())):
             if consumer.closing or consumer.write_blocked():
@@ -332,29 +341,20 @@ class FrameHub:
             consumer.synced = True
             consumer.sent_tick = message.tick
             consumer.ack = max(consumer.ack, message.tick)
-            events = self._events("keyframe", message.text, message.binary, message.tick)
+            events = self.events("keyframe", message.text, message.binary, message.tick)
             with contextlib.suppress(Exception):  # closed under us: its disconnect detaches it
                 await consumer.base_send(events[consumer.wire])
                 metrics.FRAMES_SENT.inc()
             return
 
-    def hub_banned(self, message: bus.HubBanned) -> None:
-        """Staff banned a user: close each of their sockets here (the engine sees drops)."""
-        for consumers in self.sockets.values():
-            for consumer in consumers:
-                if consumer.user_id == message.user:
-                    self._in_background(
-                        consumer.kick(protocol.CLOSE_FORBIDDEN, "banned", message.message)
-                    )
-
     def hub_kick(self, message: bus.HubKick) -> None:
         """The engine closes a socket: its seat was taken by a newer one, or is gone."""
         for consumer in self.sockets.get(message.match, ()):
             if consumer.socket_id == message.socket:
-                self._in_background(consumer.kick(message.close, message.code, message.message))
+                self.in_background(consumer.kick(message.close, message.code, message.message))
                 return
 
-    def _in_background(self, work: Any) -> None:
+    def in_background(self, work: Any) -> None:
         """Closing waits for the socket's buffer; a stalled one must not hold up the others."""
         task = asyncio.create_task(work)
         self._background.add(task)
@@ -388,6 +388,7 @@ async def shutdown_local() -> None:
     loop = asyncio.get_running_loop()
     hub = _hubs.pop(loop, None)
     if hub is not None:
+        await hub.rooms.close()
         hub.stop()
     from games.engine.embedded import stop_embedded_engine
 

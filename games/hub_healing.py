@@ -103,7 +103,7 @@ class Healing:
             self.hub._end(match_id, protocol.encode(over), protocol.encode_msgpack(over))
             return
         for consumer in list(self.hub.sockets.get(match_id, ())):
-            self.hub._in_background(consumer.kick(
+            self.hub.in_background(consumer.kick(
                 protocol.CLOSE_MATCH_GONE, "match_lost",
                 "this match was lost with its engine: start a new one",
             ))  # fmt: skip
@@ -117,7 +117,7 @@ class Healing:
             for consumer in list(sockets):
                 reason = _overdue(consumer, now)
                 if reason is not None:
-                    self.hub._in_background(consumer.kick(protocol.CLOSE_SLOW_CONSUMER, *reason))
+                    self.hub.in_background(consumer.kick(protocol.CLOSE_SLOW_CONSUMER, *reason))
                 elif consumer.behind_since:
                     consumer.maybe_catch_up()
 

@@ -10,7 +10,13 @@ from collections import deque
 
 from django.conf import settings
 
-from games.store_types import CHECKPOINT_TTL_MS, LeaseRenewal, clock_ms, engines_seen
+from games.store_types import (
+    CHECKPOINT_TTL_MS,
+    LeaseRenewal,
+    clock_ms,
+    engines_seen,
+    online_counts,
+)
 
 PURGE_EVERY = 100  # tickets issued between sweeps for expired values
 
@@ -26,6 +32,7 @@ class MemoryStore:
         self._active: set[str] = set()
         self._issued = 0
         self._engines: dict[str, dict] = {}
+        self._online: dict[str, str] = {}
         self._watch: dict[str, dict[str, float]] = {}  # match -> spectator -> expires at
 
     def _get(self, key: str) -> object | None:
@@ -207,6 +214,15 @@ class MemoryStore:
                 m: sorted(k for k, t in self._watch.get(m, {}).items() if t > now)
                 for m in match_ids
             }
+
+    async def online_report(self, process: str, count: int, ttl: float) -> int:
+        now = time.time()
+        with self._lock:
+            self._online[process] = f"{count}|{now + ttl}"
+            counts, gone = online_counts(self._online, now)
+            for name in gone:
+                del self._online[name]
+        return sum(counts)
 
     async def write_engine_heartbeat(self, name: str, info: dict, ttl: float) -> None:
         now = time.time()

@@ -51,6 +51,8 @@ class Match(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
+    # Spectators may read and write the match's chat (players always may).
+    spectator_chat = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -120,6 +122,9 @@ class StaffAction(models.Model):
         BAN = "ban", "ban a user"
         UNBAN = "unban", "unban a user"
         NOTICE = "notice", "send a notice"
+        MUTE = "mute", "mute a user"
+        UNMUTE = "unmute", "unmute a user"
+        DELETE_CHAT = "delete_chat", "delete a chat message"
 
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -139,3 +144,40 @@ class StaffAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff_name}: {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Mute(models.Model):
+    """A user whose chat messages are refused (`muted`); they may still play (games.staff)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="mute")  # fmt: skip
+    reason = models.CharField(max_length=200, blank=True, default="")
+    muted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"mute of {self.user}"
+
+
+class ChatMessage(models.Model):
+    """One line of chat, in the lobby (match None) or in a match. Staff delete a line by
+    marking it (the rooms are told to drop it); the row stays for the audit trail."""
+
+    match = models.ForeignKey(Match, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="chat")  # fmt: skip
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                             related_name="+")  # fmt: skip
+    name = models.CharField(max_length=32)  # as shown when it was said
+    seat = models.SmallIntegerField(null=True, blank=True)  # None: the lobby or a spectator
+    text = models.CharField(max_length=200)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["match", "-id"], name="chat_room_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.text[:40]}"

@@ -66,7 +66,13 @@ class Ping(_ClientMessage, tag="ping"):
     id: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 
 
-ClientMessage = Auth | Input | Ack | Ping
+class Chat(_ClientMessage, tag="chat"):
+    """A line of chat; its length and content are checked by games.chat (a clear error)."""
+
+    text: Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+ClientMessage = Auth | Input | Ack | Ping | Chat
 _client_decoder = msgspec.json.Decoder(ClientMessage)
 _client_msgpack_decoder = msgspec.msgpack.Decoder(ClientMessage)
 _encoder = msgspec.json.Encoder()

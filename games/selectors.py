@@ -76,6 +76,7 @@ def match_json(match: Match, *, viewer_id: int | None = None) -> dict[str, Any]:
         "private": match.private,
         "seats": match.seats,
         "tick_rate": match.tick_rate,
+        "spectator_chat": match.spectator_chat,
         "players": [
             {
                 "seat": p.seat,
@@ -98,3 +99,11 @@ def match_json(match: Match, *, viewer_id: int | None = None) -> dict[str, Any]:
     ):
         data["code"] = match.join_code
     return data
+
+
+def lobby_lists(limit: int = 50) -> dict[str, list[dict[str, Any]]]:
+    """What the live lobby shows: public matches waiting for players, and running ones."""
+    return {
+        "open": [match_json(m) for m in open_matches(game=None, limit=limit)],
+        "live": [match_json(m) for m in running_matches(game=None, limit=limit)],
+    }

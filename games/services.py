@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from games.lobby_news import lobby_changed
 from games.models import JOIN_CODE_LENGTH, Match, Participant, new_join_code
 from games.rules import get_game
 from games.rules.base import Result, Seat
@@ -75,7 +76,13 @@ def display_name_of(user: AbstractBaseUser) -> str:
 
 
 def match_create(
-    *, game: str, private: bool, seats: int | None, user: AbstractBaseUser, address: str = ""
+    *,
+    game: str,
+    private: bool,
+    seats: int | None,
+    user: AbstractBaseUser,
+    address: str = "",
+    spectator_chat: bool | None = None,
 ) -> Match:
     """A new waiting match with `user` in seat 0, queued for an engine once committed.
     `address` is the client's (games.ratelimit.client_address), for its open-match quota."""
@@ -103,6 +110,11 @@ def match_create(
                     tick_rate=rules.tick_rate,
                     created_by=user,
                     created_from=address,
+                    spectator_chat=(
+                        settings.GAMESERVER["SPECTATOR_CHAT"]
+                        if spectator_chat is None
+                        else spectator_chat
+                    ),
                 )
                 _take_seat(match, user)
                 # Engines claim new matches from the queue; only once the row is visible.
@@ -206,6 +218,7 @@ def seat_undo(*, participant: Participant) -> None:
         Match.objects.filter(
             pk=match_id, status=Match.Status.WAITING, participants__isnull=True
         ).delete()
+        lobby_changed()
 
 
 def seat_check_return(match: Match, participant: Participant) -> None:
@@ -272,6 +285,7 @@ def _take_seat(match: Match, user: AbstractBaseUser) -> Participant:
         match=match, user=user, seat=free[0], display_name=display_name_of(user)[:32]
     )
     participant.is_new = True
+    lobby_changed()
     return participant
 
 
@@ -290,6 +304,7 @@ def match_start(*, match_id: str) -> list[Seat] | None:
         match.status = Match.Status.RUNNING
         match.started_at = timezone.now()
         match.save(update_fields=["status", "started_at"])
+        lobby_changed()
         return match_roster(match_id=match_id)
 
 
@@ -301,6 +316,7 @@ def match_finish(*, match_id: str, result: Result) -> bool:
         ).update(status=Match.Status.FINISHED, ended_at=timezone.now(), result=result.to_json())
         if not updated:
             return False
+        lobby_changed()
         for standing in result.standings:
             Participant.objects.filter(match__public_id=match_id, seat=standing.seat).update(
                 score=standing.score, placement=standing.placement
@@ -309,6 +325,7 @@ def match_finish(*, match_id: str, result: Result) -> bool:
 
 
 def match_abandon(*, match_id: str) -> bool:
+    lobby_changed()
     return bool(
         Match.objects.filter(
             public_id=match_id, status__in=[Match.Status.WAITING, Match.Status.RUNNING]
@@ -320,6 +337,7 @@ def match_lose(*, match_id: str, why: str) -> bool:
     """A match nobody can run any more (its engine and its checkpoint are gone): abandoned,
     with a result that says so, once."""
     result = {"winner": None, "reason": "lost", "detail": why, "standings": []}
+    lobby_changed()
     return bool(
         Match.objects.filter(
             public_id=match_id, status__in=[Match.Status.WAITING, Match.Status.RUNNING]
@@ -328,6 +346,7 @@ def match_lose(*, match_id: str, why: str) -> bool:
 
 
 def participant_leave(*, match_id: str, seat: int) -> None:
+    lobby_changed()
     Participant.objects.filter(match__public_id=match_id, seat=seat, left_at=None).update(
         left_at=timezone.now()
     )

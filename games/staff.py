@@ -1,7 +1,8 @@
 """What staff do to the live service from the admin: end a match, kick a player, send a
-notice, ban and unban a user. Each action that took effect is recorded as a StaffAction (the
-audit trail); one on a live match goes to the engine that owns it, through the channel
-layer, so it works whatever process runs the match (games/engine/control.py applies it)."""
+notice, ban and unban a user, mute and unmute one, delete chat lines. Each action that took
+effect is recorded as a StaffAction (the audit trail); one on a live match goes to the engine
+that owns it, through the channel layer, so it works whatever process runs the match
+(games/engine/control.py applies it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from games import bus
-from games.models import Ban, Match, Participant, StaffAction
+from games.models import Ban, ChatMessage, Match, Mute, Participant, StaffAction
 from games.store import get_store
 
 ANSWER_TIMEOUT = 5.0  # seconds the owner engine has to answer
@@ -143,3 +144,39 @@ def unban(staff: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> 
             raise StaffError(f"{user.get_username()} is not banned")
         _record(staff, StaffAction.Kind.UNBAN, target=user, reason=reason)
     return f"{user.get_username()} may play again"
+
+
+def mute(staff: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> str:
+    """The user's chat lines are refused (`muted`) from now on; they may still play."""
+    with transaction.atomic():
+        Mute.objects.update_or_create(
+            user=user, defaults={"reason": reason[:200], "muted_by": staff}
+        )
+        _record(staff, StaffAction.Kind.MUTE, target=user, reason=reason)
+    return f"{user.get_username()} is muted"
+
+
+def unmute(staff: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> str:
+    with transaction.atomic():
+        deleted, _ = Mute.objects.filter(user=user).delete()
+        if not deleted:
+            raise StaffError(f"{user.get_username()} is not muted")
+        _record(staff, StaffAction.Kind.UNMUTE, target=user, reason=reason)
+    return f"{user.get_username()} may chat again"
+
+
+def delete_chat(staff: AbstractBaseUser, line: ChatMessage, reason: str = "") -> str:
+    """Hide a line: marked deleted (kept for the audit trail), and taken off every screen."""
+    if line.deleted_at is not None:
+        raise StaffError("that message was deleted already")
+    with transaction.atomic():
+        ChatMessage.objects.filter(pk=line.pk).update(deleted_at=timezone.now())
+        _record(staff, StaffAction.Kind.DELETE_CHAT, match=line.match, target=line.user,
+                detail=f"{line.name}: {line.text}", reason=reason)  # fmt: skip
+    room = line.match.public_id if line.match_id else ""
+    gone = bus.HubChatDeleted(match=room, id=line.pk)
+    try:
+        async_to_sync(get_channel_layer().group_send)(bus.HUBS_GROUP, bus.pack(gone))
+    except Exception as error:  # Redis away: deleted for newcomers; open screens keep it
+        return f"deleted, but open screens could not be told ({error})"
+    return "deleted"

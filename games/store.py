@@ -30,6 +30,7 @@ from games.store_types import (
     clock_ms,
     engines_seen,
     lease_token,
+    online_counts,
 )
 
 __all__ = [
@@ -329,6 +330,21 @@ class RedisStore:
         if forgotten:
             await self.aio.hdel(key, *forgotten)
         return engines
+
+    # Who is online: each web process's count of open connections, a field per process
+    async def online_report(self, process: str, count: int, ttl: float) -> int:
+        """Write this process's count; the total of every process heard from within `ttl`."""
+        key = self.prefix + "online"
+        now = time.time()
+        async with self.aio.pipeline(transaction=False) as pipe:
+            pipe.hset(key, process, f"{count}|{now + ttl}")
+            pipe.expire(key, max(1, int(ttl * 2)))
+            pipe.hgetall(key)
+            found = (await pipe.execute())[-1]
+        counts, gone = online_counts({k.decode(): v.decode() for k, v in found.items()}, now)
+        if gone:
+            await self.aio.hdel(key, *gone)
+        return sum(counts)
 
 
 @lru_cache(maxsize=1)

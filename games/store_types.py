@@ -42,3 +42,18 @@ def engines_seen(
         else:
             engines.append({**info, "silent": now - info["last_seen"] > silent_after})
     return engines, forgotten
+
+
+def online_counts(fields: dict[str, str], now: float) -> tuple[list[int], list[str]]:
+    """The counts of the processes still reporting ("count|until"), and those gone quiet."""
+    counts, gone = [], []
+    for name, value in fields.items():
+        count, _, until = value.partition("|")
+        try:
+            if float(until) > now:
+                counts.append(int(count))
+                continue
+        except ValueError:  # written by something else: not ours to count
+            pass
+        gone.append(name)
+    return counts, gone

@@ -209,7 +209,7 @@ def games(request: HttpRequest, body: dict) -> JsonResponse:
 
 
 @api("GET", "POST", player=True, limit="create",
-     fields={"game": str, "private": bool, "seats": int})  # fmt: skip
+     fields={"game": str, "private": bool, "seats": int, "spectator_chat": bool})  # fmt: skip
 def matches(request: HttpRequest, body: dict) -> JsonResponse:
     if request.method == "GET":
         found = open_matches(game=request.GET.get("game") or None)
@@ -221,6 +221,7 @@ def matches(request: HttpRequest, body: dict) -> JsonResponse:
         seats=body.get("seats"),
         user=request.user,
         address=ratelimit.client_address(request),
+        spectator_chat=body.get("spectator_chat"),
     )
     return seat_response(request, match, match.participants.get(user=request.user), status=201)
 
