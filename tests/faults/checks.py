@@ -39,7 +39,7 @@ class SeatRow:
     left_at: object | None
 
 
-def _query(stack: Stack, sql: str) -> list[tuple]:
+def query(stack: Stack, sql: str) -> list[tuple]:
     db = dj_database_url.parse(stack.env["DATABASE_URL"])
     if db["ENGINE"].endswith("sqlite3"):
         uri = f"file:{db['NAME']}?mode=ro"
@@ -55,7 +55,7 @@ def _query(stack: Stack, sql: str) -> list[tuple]:
 
 def matches(stack: Stack) -> dict[str, MatchRow]:
     """Every match row by public id."""
-    rows = _query(stack, "SELECT public_id, status, result, ended_at FROM games_match")
+    rows = query(stack, "SELECT public_id, status, result, ended_at FROM games_match")
     return {
         public_id: MatchRow(public_id, status, _json(result), ended_at)
         for public_id, status, result, ended_at in rows
@@ -69,7 +69,7 @@ def _json(value: Any) -> Any:
 
 def seats(stack: Stack, match_id: str) -> dict[int, SeatRow]:
     """The participants of one match by seat."""
-    rows = _query(
+    rows = query(
         stack,
         "SELECT m.public_id, p.seat, p.bot, p.score, p.placement, p.left_at "
         "FROM games_participant p JOIN games_match m ON m.id = p.match_id",
