@@ -7,6 +7,9 @@
 //   lobby    {seats, players: [{seat, name}], bots_in}   while the match waits for players
 //   over     {result}
 //   notice   {text}                     a notice from the game's staff
+//   spectators {count, names}           who watches the match
+//   chat     {id, room, name, seat, spectator, text, at}   a line of the match's chat
+//   chat_deleted {id}                   staff took that line away
 //   error    {code, message}            an `error` message from the server
 //   close    {code, reason, error}      `error` is the last server error message, if any;
 //                                       emitted once, also when the watchdog gives up on a
@@ -62,6 +65,11 @@ export class GameSocket extends EventTarget {
   /** Send a game input; `data` is the game's input object, e.g. {dir: "up"}. */
   sendInput(data) {
     this._send({ type: "input", ack: Math.max(0, this.lastTick), data });
+  }
+
+  /** Say a line in the match's chat (the server checks it and answers refusals as errors). */
+  sendChat(text) {
+    return this._send({ type: "chat", text });
   }
 
   close(code = 1000, reason = "client left") {
@@ -172,13 +180,12 @@ export class GameSocket extends EventTarget {
         this._emit("welcome", msg);
         break;
       case "lobby":
-        this._emit("lobby", msg);
-        break;
       case "over":
-        this._emit("over", msg);
-        break;
       case "notice":
-        this._emit("notice", msg);
+      case "spectators":
+      case "chat":
+      case "chat_deleted":
+        this._emit(msg.type, msg);
         break;
       case "error":
         this._lastError = { code: msg.code, message: msg.message };

@@ -155,3 +155,12 @@ async def test_engine_heartbeats_are_live_then_silent_then_forgotten(store, sett
     assert engines["engine-a"]["silent"] is True and engines["engine-b"]["silent"] is False
     await asyncio.sleep(0.45)  # past engine-a's ttl: forgotten
     assert [e["name"] for e in await store.live_engines()] == ["engine-b"]
+
+
+async def test_online_is_the_sum_of_the_processes_still_reporting(store):
+    assert await store.online_report("hub.a", 3, ttl=0.4) == 3
+    assert await store.online_report("hub.b", 5, ttl=60) == 8
+    assert await store.online_report("hub.a", 2, ttl=0.4) == 7  # a's newest count, not both
+    await asyncio.sleep(0.5)  # hub.a stopped reporting (killed): its count expires
+    assert await store.online_report("hub.b", 5, ttl=60) == 5
+    assert await store.online_report("hub.b", 0, ttl=0) == 0  # a clean stop: gone at once
