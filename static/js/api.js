@@ -76,6 +76,11 @@ export const games = () => get("/api/games");
 /** Public matches of `game` still waiting for players. */
 export const openMatches = (game) => get("/api/matches?game=" + encodeURIComponent(game));
 export const match = (id) => get("/api/matches/" + encodeURIComponent(id));
+/** Running public matches (of `game`, if given), each with its `spectators` count. */
+export const live = (game) => get("/api/live" + (game ? "?game=" + encodeURIComponent(game) : ""));
+/** {match, ticket, role, delay, stream}: a spectator ticket; a private match needs its code. */
+export const watch = (id, code) =>
+  post(`/api/matches/${encodeURIComponent(id)}/watch`, code ? { code } : {});
 
 // Each of these answers {match, seat, ticket}.
 export function createMatch(game, isPrivate, seats) {

@@ -18,6 +18,8 @@ export class Hud {
     this.tick = document.getElementById("hud-tick");
     this.fps = document.getElementById("hud-fps");
     this.players = document.getElementById("hud-players");
+    this.watchers = document.getElementById("hud-watchers");
+    this.watcherNames = document.getElementById("hud-watcher-names");
     this._playersKey = "";
   }
 
@@ -27,6 +29,16 @@ export class Hud {
     setText(this.fps, "–");
     this.players.replaceChildren();
     this._playersKey = "";
+    this.setWatchers(null);
+  }
+
+  /** Who watches the match ({count, names}, from `spectators` messages); null: unknown. */
+  setWatchers(spectators) {
+    setText(this.watchers, spectators ? String(spectators.count) : "–");
+    const names = spectators ? spectators.names : [];
+    const others = spectators ? spectators.count - names.length : 0;
+    const more = others > 0 ? ` and ${others} more` : "";
+    setText(this.watcherNames, names.length ? `Watching: ${names.join(", ")}${more}` : "");
   }
 
   /** socket: GameSocket or null; model: the game model; seat: this player's seat. */

@@ -1,15 +1,18 @@
 // The lobby: pick a name and a game, then quick-play, create a private match, join one by code
 // or pick an open public match. Whatever way in, it ends in onSeat({match, seat, ticket}).
+// It also lists the running public matches, each with a Watch button: onWatch(match).
 
 import * as api from "./api.js";
+import { playerName } from "./model.js";
 
 const NAME_KEY = "gameserver.name";
 const REFRESH_MS = 3000;
 const $ = (id) => document.getElementById(id);
 
 export class Lobby {
-  constructor({ onSeat, showError, clearError }) {
+  constructor({ onSeat, onWatch, showError, clearError }) {
     this.onSeat = onSeat;
+    this.onWatch = onWatch;
     this.showError = showError;
     this.clearError = clearError;
     this.player = null; // {id, name} once the session has a guest
@@ -22,6 +25,8 @@ export class Lobby {
     this.codeInput = $("join-code");
     this.list = $("open-matches");
     this.listStatus = $("open-matches-status");
+    this.liveList = $("live-matches");
+    this.liveStatus = $("live-matches-status");
 
     $("quickplay").addEventListener("click", () => this._enter(() => api.quickPlay(this.game())));
     $("create-private").addEventListener("click", () =>
@@ -41,7 +46,9 @@ export class Lobby {
     // Filled at once, not after init(): the buttons work before the first answer comes back.
     this._generatedName = `Player ${Math.floor(1000 + Math.random() * 9000)}`;
     this.nameInput.value = localStorage.getItem(NAME_KEY) || this._generatedName;
-    const shared = new URLSearchParams(location.hash.slice(1)).get("code");
+    const hash = new URLSearchParams(location.hash.slice(1));
+    // #watch=<id>&code=… is a code to watch with, not one to join by.
+    const shared = hash.has("watch") ? null : hash.get("code");
     if (shared) this.codeInput.value = shared.toUpperCase();
   }
 
@@ -129,17 +136,59 @@ export class Lobby {
   async refresh() {
     if (this._refreshing || $("lobby").hidden) return;
     this._refreshing = true;
+    const game = this.game();
     try {
-      const { matches } = await api.openMatches(this.game());
+      await Promise.all([this._refreshOpen(game), this._refreshLive(game)]);
+    } finally {
+      this._refreshing = false;
+    }
+  }
+
+  async _refreshOpen(game) {
+    try {
+      const { matches } = await api.openMatches(game);
       this._render(matches);
       this.listStatus.textContent = matches.length
         ? ""
         : "No open matches right now: Quick play starts one.";
     } catch (e) {
       this.listStatus.textContent = `Could not load open matches: ${e.message}`;
-    } finally {
-      this._refreshing = false;
     }
+  }
+
+  async _refreshLive(game) {
+    try {
+      this.renderLive((await api.live(game)).matches);
+    } catch (e) {
+      this.liveStatus.textContent = `Could not load live matches: ${e.message}`;
+    }
+  }
+
+  /**
+   * Show the running public matches: [match with `spectators`], as GET /api/live answers.
+   * The whole list each time, from a poll or (later) a push.
+   */
+  renderLive(matches) {
+    const items = matches.map((m) => {
+      const li = document.createElement("li");
+      li.className = "open-match live-match";
+      li.dataset.match = m.id;
+      const info = document.createElement("span");
+      info.className = "open-match-info";
+      const scored = (p) => (p.score == null ? playerName(p) : `${playerName(p)} ${p.score}`);
+      const players = m.players.map(scored);
+      const watching = m.spectators ? ` · ${m.spectators} watching` : "";
+      info.textContent = `${players.join(" · ") || "no players"}${watching}`;
+      const watch = document.createElement("button");
+      watch.type = "button";
+      watch.textContent = "Watch";
+      watch.dataset.match = m.id;
+      watch.addEventListener("click", () => this.onWatch(m));
+      li.append(info, watch);
+      return li;
+    });
+    this.liveList.replaceChildren(...items);
+    this.liveStatus.textContent = matches.length ? "" : "No match is being played right now.";
   }
 
   _render(matches) {

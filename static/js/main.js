@@ -1,4 +1,6 @@
 // Wires the client together: lobby -> seat and ticket -> socket -> model -> canvas and HUD.
+// Watching a match (watch.js) shares the canvas and the HUD; it is reached from the lobby's
+// Live matches or by opening /#watch=<match id>.
 
 import * as api from "./api.js";
 import { showGameOver, hideGameOver } from "./gameover.js";
@@ -9,6 +11,7 @@ import { LightCyclesModel, playerName } from "./model.js";
 import { GameSocket } from "./net.js";
 import { Reconnector, RETRY_CODES, STAFF_MESSAGES, STOP_MESSAGES } from "./reconnect.js";
 import { ArenaRenderer } from "./render.js";
+import { WatchView, watchFromHash } from "./watch.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,7 +28,8 @@ const renderer = new ArenaRenderer($("arena"));
 hooks.renderer = renderer;
 
 const hud = new Hud();
-const lobby = new Lobby({ onSeat: startMatch, showError, clearError });
+const onWatch = (match) => watchMatch(match.id);
+const lobby = new Lobby({ onSeat: startMatch, onWatch, showError, clearError });
 const input = new DirectionInput({
   canvas: $("arena"),
   buttons: $("touch-controls"),
@@ -34,6 +38,7 @@ const input = new DirectionInput({
 });
 
 let play = null; // the match on screen: {match, seat, model, socket, over, reconnector}
+const watch = new WatchView({ renderer, hud, lobby, hooks, toLobby: backToLobby, quickPlay });
 
 function showError(message) {
   // Server messages start in lower case ("no match has that code; …"); this is a sentence.
@@ -52,6 +57,7 @@ function setStatus(text) {
 
 function startMatch({ match, seat, ticket }) {
   if (play) leave();
+  watch.stop();
   clearError();
   const model = new LightCyclesModel(match.tick_rate || 20);
   play = { match, seat, model, socket: null, over: false };
@@ -277,12 +283,31 @@ function leave() {
   renderer.stop();
 }
 
+/** Watch match `id` as a spectator: via "sse" (the default) or "ws", code if private. */
+function watchMatch(id, options = {}) {
+  if (play) leave();
+  clearError();
+  lobby.hide();
+  watch.start(id, options);
+}
+
 function backToLobby(message) {
   leave();
+  watch.stop();
   $("game").hidden = true;
   lobby.show();
   if (message) showError(message);
   else clearError();
+}
+
+/** Quick play from the watch view: straight into a match, else the lobby says why not. */
+async function quickPlay(game) {
+  try {
+    await lobby.ensurePlayer();
+    startMatch(await api.quickPlay(game || lobby.game()));
+  } catch (e) {
+    backToLobby(e.message);
+  }
 }
 
 async function playAgain() {
@@ -317,4 +342,12 @@ window.addEventListener("online", () => play && play.reconnector.retryNow());
 // Ping and frame rate change even when no frame arrives (while waiting for players).
 setInterval(() => play && hud.update(play.socket, play.model, play.seat), 500);
 
-lobby.init().then(() => lobby.show());
+/** Opening /#watch=<id> (also typed into the address bar later) watches that match. */
+function watchFromAddress() {
+  const wanted = watchFromHash();
+  if (wanted) watchMatch(wanted.id, wanted);
+  return Boolean(wanted);
+}
+window.addEventListener("hashchange", watchFromAddress);
+
+lobby.init().then(() => watchFromAddress() || lobby.show());
