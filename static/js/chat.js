@@ -23,7 +23,9 @@ export class ChatPanel {
     this.form = root.querySelector("form");
     this.input = root.querySelector("input");
     this.status = root.querySelector(".chat-status");
+    this.readOnly = root.querySelector(".chat-readonly");
     this.onSay = onSay;
+    this.source = null;
     this.input.maxLength = MAX_CHARS;
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -33,6 +35,21 @@ export class ChatPanel {
       this.input.value = "";
       this.say("");
     });
+  }
+
+  /**
+   * Show the chat of a connection (a GameSocket, a WatchStream, the LobbyFeed): its `chat`,
+   * `chat_deleted` and refusals, from now on (a reconnect keeps the lines shown so far).
+   * `writable`: false for a stream, which cannot send.
+   */
+  follow(source, writable = true) {
+    this.source = source;
+    this.form.hidden = !writable;
+    if (this.readOnly) this.readOnly.hidden = writable;
+    const mine = (handler) => (event) => this.source === source && handler(event.detail);
+    source.addEventListener("chat", mine((line) => this.add(line)));
+    source.addEventListener("chat_deleted", mine((gone) => this.remove(gone.id)));
+    source.addEventListener("error", mine((error) => this.refused(error)));
   }
 
   clear() {

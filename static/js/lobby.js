@@ -1,8 +1,13 @@
 // The lobby: pick a name and a game, then quick-play, create a private match, join one by code
 // or pick an open public match. Whatever way in, it ends in onSeat({match, seat, ticket}).
 // It also lists the running public matches, each with a Watch button: onWatch(match).
+// Both lists, the online count and the lobby chat are pushed by the lobby socket
+// (lobbyfeed.js) while the lobby is shown; only while that socket is down are the lists
+// fetched on a timer instead.
 
 import * as api from "./api.js";
+import { ChatPanel } from "./chat.js";
+import { LobbyFeed } from "./lobbyfeed.js";
 import { playerName } from "./model.js";
 
 const NAME_KEY = "gameserver.name";
@@ -27,6 +32,15 @@ export class Lobby {
     this.listStatus = $("open-matches-status");
     this.liveList = $("live-matches");
     this.liveStatus = $("live-matches-status");
+    this.site = null; // the lists as last pushed
+    this.feed = new LobbyFeed();
+    this.chat = new ChatPanel($("lobby-chat"), { onSay: (text) => this._say(text) });
+    this.chat.follow(this.feed);
+    this.feed.addEventListener("site", (e) => this._onSite(e.detail));
+    this.feed.addEventListener("chat_history", (e) => {
+      this.chat.clear();
+      e.detail.messages.forEach((line) => this.chat.add(line));
+    });
 
     $("quickplay").addEventListener("click", () => this._enter(() => api.quickPlay(this.game())));
     $("create-private").addEventListener("click", () =>
@@ -41,7 +55,9 @@ export class Lobby {
     this.codeInput.addEventListener("input", () => {
       this.codeInput.value = this.codeInput.value.toUpperCase();
     });
-    this.gameSelect.addEventListener("change", () => this.refresh());
+    this.gameSelect.addEventListener("change", () =>
+      this.site ? this._onSite(this.site) : this.refresh(),
+    );
 
     // Filled at once, not after init(): the buttons work before the first answer comes back.
     this._generatedName = `Player ${Math.floor(1000 + Math.random() * 9000)}`;
@@ -80,15 +96,47 @@ export class Lobby {
 
   show() {
     $("lobby").hidden = false;
-    this.refresh();
+    this.feed.start();
+    if (!this.site) this.refresh();
     clearInterval(this._timer);
-    this._timer = setInterval(() => this.refresh(), REFRESH_MS);
+    this._timer = setInterval(() => this.feed.connected || this.refresh(), REFRESH_MS);
   }
 
   hide() {
     $("lobby").hidden = true;
+    this.feed.stop();
+    this.site = null;
     clearInterval(this._timer);
     this._timer = 0;
+  }
+
+  /** The lists as the lobby socket pushed them: every game's, shown for the chosen one. */
+  _onSite(site) {
+    this.site = site;
+    const game = this.game();
+    const open = site.open.filter((m) => m.game === game);
+    this._render(open);
+    this.listStatus.textContent = open.length
+      ? ""
+      : "No open matches right now: Quick play starts one.";
+    this.renderLive(site.live.filter((m) => m.game === game));
+    $("online").textContent = `· ${site.online} online`;
+  }
+
+  /** Chat needs a player: a new guest's session reaches the lobby socket when it reopens. */
+  async _say(text) {
+    const before = this.player;
+    try {
+      await this.ensurePlayer();
+    } catch (e) {
+      this.chat.say(e.message);
+      return;
+    }
+    if (!before) {
+      this.feed.restart();
+      await this.feed.opened();
+    }
+    if (!this.feed.say(text)) this.chat.say("Not connected: try again in a moment.");
   }
 
   /** Make sure the session's guest exists and carries the name in the field. */

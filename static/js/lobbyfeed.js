@@ -49,6 +49,19 @@ export class LobbyFeed extends EventTarget {
     this.start();
   }
 
+  /** Resolves once the socket is open (now, if it is). */
+  opened() {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (e) => {
+        if (!e.detail.connected) return;
+        this.removeEventListener("status", done);
+        resolve();
+      };
+      this.addEventListener("status", done);
+    });
+  }
+
   say(text) {
     if (!this.connected) return false;
     this.ws.send(JSON.stringify({ type: "chat", text }));

@@ -8,6 +8,7 @@ import { Hud } from "./hud.js";
 import { DirectionInput } from "./input.js";
 import { Lobby } from "./lobby.js";
 import { LightCyclesModel, playerName } from "./model.js";
+import { ChatPanel } from "./chat.js";
 import { GameSocket } from "./net.js";
 import { Reconnector, RETRY_CODES, STAFF_MESSAGES, STOP_MESSAGES } from "./reconnect.js";
 import { ArenaRenderer } from "./render.js";
@@ -38,7 +39,14 @@ const input = new DirectionInput({
 });
 
 let play = null; // the match on screen: {match, seat, model, socket, over, reconnector}
-const watch = new WatchView({ renderer, hud, lobby, hooks, toLobby: backToLobby, quickPlay });
+// The match's chat, for a player or a spectator: says a line over whichever socket is open.
+const chat = new ChatPanel($("match-chat"), {
+  onSay: (text) => {
+    const socket = play ? play.socket : watch.current && watch.current.stream;
+    return Boolean(socket && socket.sendChat && socket.sendChat(text));
+  },
+});
+const watch = new WatchView({ renderer, hud, lobby, hooks, chat, toLobby: backToLobby, quickPlay });
 
 function showError(message) {
   // Server messages start in lower case ("no match has that code; …"); this is a sentence.
@@ -58,6 +66,7 @@ function setStatus(text) {
 function startMatch({ match, seat, ticket }) {
   if (play) leave();
   watch.stop();
+  chat.clear();
   clearError();
   const model = new LightCyclesModel(match.tick_rate || 20);
   play = { match, seat, model, socket: null, over: false };
@@ -80,6 +89,7 @@ function connect(ticket) {
   const socket = new GameSocket(ticket);
   play.socket = socket;
   hooks.socket = socket;
+  chat.follow(socket);
   const mine = (handler) => (event) => {
     // Events from a socket this page has moved on from must not touch the current match.
     if (play && play.socket === socket) handler(event.detail);

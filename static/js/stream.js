@@ -19,7 +19,7 @@
 // much silence means a dead path (a frozen NAT) that the browser would wait on for minutes.
 const SILENT_MS = 10000;
 const WATCHDOG_MS = 500;
-const RELAYED = ["spectators", "lobby", "notice"];
+const RELAYED = ["spectators", "lobby", "notice", "chat", "chat_deleted"];
 
 export class WatchStream extends EventTarget {
   constructor(url) {

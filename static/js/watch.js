@@ -32,11 +32,12 @@ export function watchFromHash(hash = location.hash) {
 export class WatchView {
   /**
    * renderer, hud: the play view's; lobby: for the player, the game titles and the error
-   * line; hooks: window.gameserver (gets `watch`); toLobby(message): leave for the lobby;
+   * line; hooks: window.gameserver (gets `watch`); chat: the match's ChatPanel (read-only
+   * over SSE); toLobby(message): leave for the lobby;
    * quickPlay(game): into a match.
    */
-  constructor({ renderer, hud, lobby, hooks, toLobby, quickPlay }) {
-    Object.assign(this, { renderer, hud, lobby, hooks, toLobby, quickPlay });
+  constructor({ renderer, hud, lobby, hooks, chat, toLobby, quickPlay }) {
+    Object.assign(this, { renderer, hud, lobby, hooks, chat, toLobby, quickPlay });
     this.current = null; // {match, model, stream, via, code, over, down, restarts}
     hooks.watch = null;
     $("watch-another").addEventListener("click", () => this.another());
@@ -111,6 +112,7 @@ export class WatchView {
     $("watch-none").hidden = true;
     $("notice").hidden = true;
     this._status("connecting…");
+    this.chat.clear();
     this.hud.reset();
     const m = current.match;
     const title = (this.lobby.games.find((g) => g.name === m.game) || {}).title || m.game;
@@ -125,6 +127,7 @@ export class WatchView {
     const stream =
       current.via === "ws" ? new GameSocket(answer.ticket) : new WatchStream(answer.stream);
     current.stream = stream;
+    this.chat.follow(stream, current.via === "ws");
     const mine = (handler) => (event) => {
       if (this.current === current && current.stream === stream) handler(current, event.detail);
     };

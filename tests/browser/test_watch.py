@@ -6,16 +6,14 @@ no inputs. All under the site's Content-Security-Policy."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 
 import pytest
 
+from tests.browser.pages import BackgroundPlayer
 from tests.browser.test_client import browser, policy_violations  # noqa: F401  (fixture)
-from tests.matches import close_all, guest, start, steer, stop_tasks
-from tests.players import Player
+from tests.matches import guest
 from tests.proxy import FaultyProxy
 from tests.support import ROOT
 
@@ -59,47 +57,6 @@ WATCH = """() => { const w = window.gameserver.watch;
   return w && {tick: w.tick, via: w.via, over: w.over, reconnects: w.reconnects, role: w.role,
     seat: w.seat, down: w.down, open: Boolean(w.stream && w.stream.open),
     spectators: w.spectators || null, match: w.match && w.match.id}; }"""
-
-
-class BackgroundPlayer:
-    """A scripted player (tests/players.py) on an event loop of its own, beside the sync
-    Playwright calls: it acks, and steers clear of crashes until ride_straight()."""
-
-    def __init__(self, base: str, answer: dict, steering: bool = True):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.player = Player(base.replace("http://", "ws://") + "/ws/play/", answer, base)
-        self.reader = self.steering = None
-        self._call(self._start(steering))
-
-    def _call(self, coroutine, timeout: float = 20):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    async def _start(self, steering: bool) -> None:
-        self.reader = await start(self.player)
-        if steering:
-            self.steering = asyncio.create_task(steer(self.player))
-
-    async def _stop_steering(self) -> None:
-        if self.steering is not None:
-            await stop_tasks(self.steering)
-
-    def ride_straight(self) -> None:
-        """Stop steering: the cycle rides into a wall or a trail within seconds."""
-        self._call(self._stop_steering())
-
-    def close(self) -> None:
-        async def finish() -> None:
-            await self._stop_steering()
-            await close_all([self.player], [self.reader])
-
-        try:
-            self._call(finish())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(5)
-            self.loop.close()
 
 
 def open_page(browser, url: str, record_sends: bool = False, on_socket=None):  # noqa: F811
