@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from games import bus, protocol
 from games.limits import TokenBucket
@@ -20,6 +22,7 @@ from games.protocol import ProtocolError
 from games.supervise import FaultLog
 
 MAX_CHARS = 200
+PER_USER_SECONDS = 10  # the window of CHAT_PER_USER, across all of a player's sockets
 # Control characters (newlines too) and the bidirectional overrides that can make a line read
 # as something else become spaces.
 _UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -71,6 +74,11 @@ def _store(speaker: Speaker, text: str) -> tuple[dict[str, Any], bool]:
         raise ProtocolError("banned", "this account may not play or chat")
     if Mute.objects.filter(user_id=speaker.user_id).exists():
         raise ProtocolError("muted", "the staff muted you: your chat messages are not shown")
+    since = timezone.now() - timedelta(seconds=PER_USER_SECONDS)
+    most = settings.GAMESERVER["CHAT_PER_USER"]
+    if ChatMessage.objects.filter(user_id=speaker.user_id, at__gte=since).count() >= most:
+        said = f"at most {most} chat messages in {PER_USER_SECONDS} s from one player"
+        raise ProtocolError("chat_rate_limited", said + ", whatever the socket")
     match = None
     if speaker.match:
         match = Match.objects.only("id", "spectator_chat").get(public_id=speaker.match)

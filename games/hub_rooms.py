@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from games.hub import FrameHub
 
 CHANGES_GATHERED = 0.2  # seconds: changes told together are read once
+# Chat lines waiting for one socket's full buffer: past this, it is closed as too slow.
+MOST_UNDELIVERED = 20
 
 
 def online_ttl() -> float:
@@ -30,7 +32,10 @@ class Rooms:
         self.hub = hub
         self.lobby: set[Any] = set()  # lobby sockets (games/lobby_socket.py)
         self.online = 0
-        self.site: dict[str, Any] | None = None  # the newest `site` message sent
+        self.site: dict[str, Any] | None = None  # the newest `site` message
+        self._site_events: tuple[dict[str, Any], ...] = ()  # ...encoded once for every wire
+        self._site_sent: dict[Any, tuple] = {}  # lobby socket -> the site events it has
+        self._undelivered: dict[Any, int] = {}  # socket -> chat lines waiting for its buffer
         self._changed = asyncio.Event()
 
     def connections(self) -> int:
@@ -40,13 +45,15 @@ class Rooms:
         """A new lobby socket: the lists as they are, and the newest lobby chat."""
         self.lobby.add(consumer)
         if self.site is None:
-            self.site = await self._read_site()
-        await consumer.send_message(self.site)
+            self._set_site(await self._read_site())
+        self._site_sent[consumer] = self._site_events
+        await consumer.base_send(self._site_events[consumer.wire])
         history = await database_sync_to_async(chat.lobby_history)()
         await consumer.send_message({"type": "chat_history", "messages": history})
 
     def leave(self, consumer: Any) -> None:
         self.lobby.discard(consumer)
+        self._site_sent.pop(consumer, None)
 
     async def close(self) -> None:
         """This process stops: its connections no longer count as online."""
@@ -72,9 +79,25 @@ class Rooms:
             return
         site = await self._read_site()
         if site != self.site:
-            self.site = site
-            await self._to_lobby(self.hub.events("site", protocol.encode(site),
-                                                 protocol.encode_msgpack(site)))  # fmt: skip
+            self._set_site(site)
+        await self._send_site()
+
+    def _set_site(self, site: dict[str, Any]) -> None:
+        self.site = site
+        text, binary = protocol.encode(site), protocol.encode_msgpack(site)
+        self._site_events = self.hub.events("site", text, binary)
+
+    async def _send_site(self) -> None:
+        """The lists are a state, not a log: a socket whose buffer is full skips a version and
+        gets the newest once it drains (checked every pass)."""
+        events = self._site_events
+        for consumer in list(self.lobby):
+            if self._site_sent.get(consumer) is events or consumer.closing:
+                continue
+            if consumer.write_blocked():
+                continue
+            self._site_sent[consumer] = events
+            await _send(consumer, events[consumer.wire])
 
     async def _read_site(self) -> dict[str, Any]:
         lists = await database_sync_to_async(lobby_lists)()
@@ -115,13 +138,30 @@ class Rooms:
             await self._deliver(consumer, events[consumer.wire])
 
     async def _deliver(self, consumer: Any, event: dict[str, Any]) -> None:
-        """Never dropped by flow control: a full buffer gets it once it drains (or closes)."""
+        """Never dropped by flow control: a full buffer gets it once it drains; a socket
+        that lets too many wait is closed as too slow (its memory stays bounded)."""
         if consumer.closing:
             return
-        if consumer.write_blocked():
-            self.hub.in_background(_send(consumer, event))
-        else:
+        if not consumer.write_blocked():
             await _send(consumer, event)
+            return
+        waiting = self._undelivered.get(consumer, 0)
+        if waiting >= MOST_UNDELIVERED:
+            message = f"more than {MOST_UNDELIVERED} chat messages wait for you to read them"
+            self.hub.in_background(
+                consumer.kick(protocol.CLOSE_SLOW_CONSUMER, "slow_consumer", message)
+            )
+            return
+        self._undelivered[consumer] = waiting + 1
+        self.hub.in_background(self._send_later(consumer, event))
+
+    async def _send_later(self, consumer: Any, event: dict[str, Any]) -> None:
+        try:
+            await _send(consumer, event)
+        finally:
+            left = self._undelivered.pop(consumer, 1) - 1
+            if left:
+                self._undelivered[consumer] = left
 
 
 async def _send(consumer: Any, event: dict[str, Any]) -> None:

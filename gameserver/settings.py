@@ -268,10 +268,12 @@ GAMESERVER = {
     "SSE_KEEPALIVE": env_number("GAMESERVER_SSE_KEEPALIVE", 15, minimum=0.2, maximum=300),
     "WATCH_GRANT": env_number("GAMESERVER_WATCH_GRANT", 3600, minimum=10, maximum=86400),
     # Chat (docs/PROTOCOL.md, "Chat"): each socket may say CHAT_BURST lines at once and
-    # CHAT_RATE a second sustained, apart from its inputs; a new lobby socket is shown the last
+    # CHAT_RATE a second sustained, apart from its inputs, and one player CHAT_PER_USER in 10 s
+    # over all their sockets; a new lobby socket is shown the last
     # CHAT_HISTORY lobby lines; spectators may chat in a match unless it was made without.
     "CHAT_RATE": env_number("GAMESERVER_CHAT_RATE", 0.5, minimum=0.01, maximum=100),
     "CHAT_BURST": env_number("GAMESERVER_CHAT_BURST", 5, minimum=1, maximum=100),
+    "CHAT_PER_USER": int(env_number("GAMESERVER_CHAT_PER_USER", 10, minimum=1, maximum=1000)),
     "CHAT_HISTORY": int(env_number("GAMESERVER_CHAT_HISTORY", 50, minimum=0, maximum=500)),
     "SPECTATOR_CHAT": env_bool("GAMESERVER_SPECTATOR_CHAT", True),
     # The live lobby: each web process reads the lobby's lists again on every change it is

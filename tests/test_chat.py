@@ -243,3 +243,19 @@ async def test_online_counts_every_open_socket_of_the_process(settings):
     while (await until(lobby, "site"))["online"] != 1:
         await asyncio.sleep(0)
     await lobby.disconnect()
+
+
+async def test_one_player_is_held_to_one_allowance_over_all_their_sockets(settings):
+    settings.GAMESERVER = {**settings.GAMESERVER, "CHAT_PER_USER": 3}
+    cookie = await session_cookie("gus")
+    first, second = await lobby_socket(cookie), await lobby_socket(cookie)
+    for comm in (first, second):
+        await until(comm, "chat_history")
+    for n, comm in enumerate((first, second, first)):
+        await comm.send_json_to({"type": "chat", "text": f"line {n}"})
+        while (await until(comm, "chat"))["text"] != f"line {n}":
+            pass  # the lines the other socket said come first
+    await second.send_json_to({"type": "chat", "text": "one too many"})
+    assert (await error(second))["code"] == "chat_rate_limited"
+    for comm in (first, second):
+        await comm.disconnect()
