@@ -2,20 +2,25 @@
 
 A plain ASGI handler, fed by the process's frame hub like a spectator's socket: the same
 frames, encoded once per tick (the hub frames them as events once for all streams). An SSE
-client cannot ack, so flow control reads the server's write buffer instead: a stream whose
-buffer is full gets nothing more until it drains, then waits for a keyframe; one that stays
-full for SLOW_CLOSE is ended. No channel-layer channel per stream (no Redis subscription).
+client cannot ack, so its TCP acks stand in for them: the newest tick whose bytes the client
+has taken is its `ack` (see `Connection`), and flow control is the sockets' (FLOW_LAG,
+then nothing until it has all it was sent, then a keyframe; behind for SLOW_CLOSE: ended and
+hung up). No channel-layer channel per stream (no Redis subscription).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import importlib
 import itertools
 import logging
 import math
+import struct
+import termios
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -35,20 +40,61 @@ log = logging.getLogger(__name__)
 _faults = FaultLog("event stream: opening", log)
 _ids = itertools.count(1)
 RETRY_MS = 2000  # how soon an EventSource reconnects after the stream ends without `over`
+LAST_WRITE_SECONDS = 1.0  # the final event's wait for buffer room before the hang-up
 TICKET_SCHEME = "ticket "  # Authorization: Ticket <spectator ticket>
 
 
-def _blocked_check(send: Any) -> Callable[[], bool] | None:
-    """How to tell that the client stopped reading. uvicorn pauses writing once the
-    transport's buffer passes its high-water mark (the send would then wait); daphne's
-    Twisted transport says when its buffer is full. Neither: no check (acks do not exist)."""
-    flow = getattr(getattr(send, "__self__", None), "flow", None)
-    if flow is not None and hasattr(flow, "write_paused"):
-        return lambda: flow.write_paused
-    request = send.args[0] if isinstance(send, functools.partial) and send.args else None
-    transport = getattr(getattr(request, "channel", None), "transport", None)
-    full = getattr(transport, "_isSendBufferFull", None)
-    return full if callable(full) else None
+class Connection:
+    """The TCP connection under one stream, as far as its web server lets us see it.
+
+    `unsent()` is what was written to it that the client's TCP has not acknowledged yet: the
+    server's user-space buffer plus the kernel's send queue (SIOCOUTQ). The kernel queue alone
+    grows to megabytes for a client that stopped reading, long before uvicorn's 64 KiB buffer
+    pauses writing or Twisted's says it is full, so the buffers' own flags are not enough.
+    """
+
+    def __init__(self, transport: Any, fd: int | None, buffered: Callable[[], int],
+                 paused: Callable[[], bool], hang_up: Callable[[], None],
+                 abort: Callable[[], None]):  # fmt: skip
+        self.transport = transport
+        self.fd = fd
+        self.buffered = buffered
+        self.paused = paused  # a write now would wait (uvicorn) or pile up (daphne)
+        self.hang_up = hang_up  # close once the user-space buffer is written
+        self.abort = abort
+
+    @classmethod
+    def of(cls, send: Any) -> Connection | None:
+        """uvicorn's send is its request cycle's method; daphne's a partial of its handler
+        with the Twisted request. Another server: None (no flow control, as before acks)."""
+        cycle = getattr(send, "__self__", None)
+        flow = getattr(cycle, "flow", None)
+        if flow is not None and hasattr(flow, "write_paused"):
+            asyncio_transport = cycle.transport
+            sock = asyncio_transport.get_extra_info("socket")
+            return cls(asyncio_transport, sock.fileno() if sock is not None else None,
+                       asyncio_transport.get_write_buffer_size, lambda: flow.write_paused,
+                       asyncio_transport.close, asyncio_transport.abort)  # fmt: skip
+        request = send.args[0] if isinstance(send, functools.partial) and send.args else None
+        twisted = getattr(getattr(request, "channel", None), "transport", None)
+        if twisted is None or not hasattr(twisted, "_isSendBufferFull"):
+            return None
+
+        def buffered() -> int:
+            return len(twisted.dataBuffer) - twisted.offset + twisted._tempDataLen
+
+        fd = twisted.fileno() if hasattr(twisted, "fileno") else None
+        return cls(twisted, fd, buffered, twisted._isSendBufferFull, twisted.loseConnection,
+                   twisted.abortConnection)  # fmt: skip
+
+    def unsent(self) -> int:
+        queued = self.buffered()
+        if self.fd is not None and self.fd >= 0:
+            try:
+                queued += struct.unpack("i", fcntl.ioctl(self.fd, termios.TIOCOUTQ, b"\0" * 4))[0]
+            except OSError:  # closed under us, or not Linux: the user-space buffer only
+                self.fd = None
+        return queued
 
 
 def _json_response(status: int, code: str, message: str, retry_after: float | None = None):
@@ -66,7 +112,7 @@ class StreamConsumer:
     name = ""
     codec = protocol.CODECS[protocol.SUBPROTOCOL_JSON]
     heard = math.inf  # an SSE client never speaks: it cannot go silent
-    lag_ticks = protocol.MAX_INT  # nor ack: its write buffer is the only measure
+    lag_ticks = protocol.MAX_INT  # FLOW_LAG of the match's ticks once admitted
 
     def __init__(self) -> None:
         self.match_id = ""
@@ -74,15 +120,17 @@ class StreamConsumer:
         self.shown_name = ""
         self.socket_id = f"sse{next(_ids)}"
         self.synced = False
-        self.ack = -1
         self.sent_tick = -1
         self.behind_since = 0.0
         self.closing = False
         self.hub: FrameHub | None = None
         self.address: str | None = None
         self.ended = asyncio.Event()
-        self.base_send: Any = None
-        self._blocked: Callable[[], bool] | None = None
+        self.connection: Connection | None = None
+        self._asgi_send: Any = None
+        self._written = 0  # bytes of the response body on the wire, chunk framing included
+        self._marks: deque[tuple[int, int]] = deque()  # (bytes written through, tick)
+        self._acked = -1
 
     @classmethod
     def as_asgi(cls) -> Callable:
@@ -92,8 +140,8 @@ class StreamConsumer:
         return app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        self.base_send = send
-        self._blocked = _blocked_check(send)
+        self._asgi_send = send
+        self.connection = Connection.of(send)
         if scope["method"] != "GET":
             await self._respond(*_json_response(405, "method_not_allowed", "use GET"))
             return
@@ -155,7 +203,10 @@ class StreamConsumer:
             self.user_id is not None and get_store().watch_granted(self.user_id, self.match_id)
         )
         found = admit_spectator(self.match_id, user_id=self.user_id, private_ok=private_ok)
-        return found if isinstance(found, Refusal) else None
+        if isinstance(found, Refusal):
+            return found
+        self.lag_ticks = settings.GAMESERVER["FLOW_LAG"] * found["tick_rate"]
+        return None
 
     def _resume_after(self, last_id: str) -> None:
         """A reconnecting EventSource sends the last tick it had: nothing at or before it
@@ -206,19 +257,54 @@ class StreamConsumer:
             self.address = None
 
     async def _end(self, last: bytes) -> None:
-        """The final event, then the end of the response (the client closes its EventSource
-        on `over`; after an `error` it may reconnect)."""
+        """The final event, the end of the response, and the end of the connection (the
+        client closes its EventSource on `over`; after an `error` it may reconnect). Hung up
+        so that a client that stopped reading holds nothing here: what it has not taken yet
+        is the kernel's to deliver; if even the final event finds no room, it is dropped."""
         if self.closing:
             return
         self.closing = True
         if self.hub is not None and self.match_id:
             await self.hub.detach(self)
         self.match_id = ""
+        written = False
         with contextlib.suppress(Exception):  # the client may be gone already
-            await self._write(last, more=False)
+            await asyncio.wait_for(self._write(last, more=False), LAST_WRITE_SECONDS)
+            written = True
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                (self.connection.hang_up if written else self.connection.abort)()
         self.ended.set()
 
     # What the hub calls
+    async def base_send(self, event: dict[str, Any]) -> None:
+        """The server's send, counting the body's bytes: a frame's tick is acked once the
+        client's TCP has taken every byte up to its end (chunked framing counted as uvicorn
+        and Twisted write it)."""
+        body = event.get("body", b"")
+        if body:
+            self._written += len(body) + len(b"%x" % len(body)) + 4
+            if self.sent_tick > (self._marks[-1][1] if self._marks else self._acked):
+                self._marks.append((self._written, self.sent_tick))
+        await self._asgi_send(event)
+
+    @property
+    def ack(self) -> int:
+        """The newest tick the client has taken all of; the hub's flow control reads it."""
+        if self._marks and self.connection is not None:
+            taken = self._written - self.connection.unsent()
+            while self._marks and self._marks[0][0] <= taken:
+                self._acked = max(self._acked, self._marks.popleft()[1])
+        elif self._marks:  # no way to tell: everything written counts as taken
+            self._acked = max(self._acked, self._marks.pop()[1])
+            self._marks.clear()
+        return self._acked
+
+    @ack.setter
+    def ack(self, tick: int) -> None:
+        """The hub sets it at a keyframe (lag is counted from there), as for a socket."""
+        self._acked = max(self._acked, tick)
+
     async def send_message(self, message: dict[str, Any]) -> None:
         await self._write(protocol.sse_event(message["type"], protocol.encode(message)))
 
@@ -230,14 +316,17 @@ class StreamConsumer:
         await self._end(protocol.sse_event("error", protocol.encode(error)))
 
     def write_blocked(self) -> bool:
-        return self._blocked is not None and self._blocked()
+        """The server's own buffer is over its limit: a write now would wait (uvicorn) or
+        pile up in memory (daphne)."""
+        return self.connection is not None and self.connection.paused()
 
     def fall_behind(self, now: float) -> None:
         self.behind_since = now
         self.synced = False
 
     def maybe_catch_up(self) -> None:
-        if not self.write_blocked():
+        """It has taken all it was sent: frames start again at the next keyframe."""
+        if self.ack >= self.sent_tick and not self.write_blocked():
             self.behind_since = 0.0
 
 
