@@ -142,28 +142,38 @@ class BanForm(forms.ModelForm):
         return user
 
 
-@admin.register(Ban)
-class BanAdmin(admin.ModelAdmin):
-    """Adding a ban is banning (the user's sockets close); deleting one is unbanning."""
+class UserMarkAdmin(admin.ModelAdmin):
+    """A ban or a mute: adding one is the staff action (`mark`), deleting one lifts it
+    (`lift`); both go through games.staff and are recorded, and a mark is never edited."""
 
-    form = BanForm
-    list_display = ("user", "reason", "banned_by", "created_at")
+    mark: Callable[..., str]
+    lift: Callable[..., str]
     search_fields = ("user__username",)
     raw_id_fields = ("user",)
 
-    def has_change_permission(self, request: HttpRequest, obj: Ban | None = None) -> bool:
-        return False  # a ban is made or lifted, both recorded; never edited
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
-    def save_model(self, request: HttpRequest, obj: Ban, form: Any, change: bool) -> None:
-        messages.info(request, staff.ban(request.user, obj.user, obj.reason))
-        obj.pk = Ban.objects.get(user=obj.user).pk
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        messages.info(request, type(self).mark(request.user, obj.user, obj.reason))
+        obj.pk = self.model.objects.get(user=obj.user).pk
 
-    def delete_model(self, request: HttpRequest, obj: Ban) -> None:
-        staff.unban(request.user, obj.user)
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        type(self).lift(request.user, obj.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        for ban in queryset.select_related("user"):
-            staff.unban(request.user, ban.user)
+        for marked in queryset.select_related("user"):
+            type(self).lift(request.user, marked.user)
+
+
+@admin.register(Ban)
+class BanAdmin(UserMarkAdmin):
+    """Banning closes the user's sockets; unbanning lets them play again."""
+
+    form = BanForm
+    list_display = ("user", "reason", "banned_by", "created_at")
+    mark = staticmethod(staff.ban)
+    lift = staticmethod(staff.unban)
 
 
 @admin.register(StaffAction)

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from games import staff
+from games.admin_actions import UserMarkAdmin
 from games.models import ChatMessage, Mute
 
 
@@ -58,24 +59,10 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Mute)
-class MuteAdmin(admin.ModelAdmin):
-    """Adding a mute is muting; deleting one is unmuting."""
+class MuteAdmin(UserMarkAdmin):
+    """Muting refuses the user's chat lines; unmuting lets them chat again."""
 
     fields = ("user", "reason")
     list_display = ("user", "reason", "muted_by", "created_at")
-    search_fields = ("user__username",)
-    raw_id_fields = ("user",)
-
-    def has_change_permission(self, request: HttpRequest, obj: Mute | None = None) -> bool:
-        return False
-
-    def save_model(self, request: HttpRequest, obj: Mute, form: Any, change: bool) -> None:
-        messages.info(request, staff.mute(request.user, obj.user, obj.reason))
-        obj.pk = Mute.objects.get(user=obj.user).pk
-
-    def delete_model(self, request: HttpRequest, obj: Mute) -> None:
-        staff.unmute(request.user, obj.user)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        for mute in queryset.select_related("user"):
-            staff.unmute(request.user, mute.user)
+    mark = staticmethod(staff.mute)
+    lift = staticmethod(staff.unmute)

@@ -19,12 +19,12 @@ from django.conf import settings
 from games import chat, metrics, protocol
 from games.admission import Refusal, admit
 from games.engine.spectators import spectator_delay
+from games.handshake import client_address, codec_for, write_flag
 from games.hub import FrameHub, local_hub
 from games.limits import DropWindow, TokenBucket, sockets_per_address, spectators_per_address
 from games.protocol import Ack, Auth, Chat, Input, Ping, ProtocolError
 from games.rules import get_game
 from games.rules.base import Game, InvalidInput
-from games.security import OriginAllowList, origin_of
 from games.supervise import FaultLog
 from games.tickets import ticket_redeem
 
@@ -72,10 +72,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self.base_send = send
         self.socket_id = str(next(_socket_ids))  # the engine tells this socket from a newer one
         self.heard = time.monotonic()
-        # uvicorn's send() waits while the transport's buffer is over its high-water mark;
-        # the hub reads this flag instead, so that no stalled socket makes it wait.
-        writable = getattr(getattr(send, "__self__", None), "writable", None)
-        self.writable = writable if isinstance(writable, asyncio.Event) else None
+        self.writable = write_flag(send)
         metrics.CONNECTIONS_OPEN.inc()
         try:
             with contextlib.suppress(StopConsumer):
@@ -104,9 +101,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         offered = self.scope.get("subprotocols") or []
-        allow = OriginAllowList(settings.GAMESERVER_ALLOWED_ORIGINS)
-        codec = protocol.choose_codec(offered)
-        if codec is None or not allow.allows(origin_of(self.scope)):
+        codec = codec_for(self.scope)
+        if codec is None:
             await self.close(code=protocol.CLOSE_FORBIDDEN)  # before accept: HTTP 403
             return
         self.codec = codec
@@ -116,7 +112,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self.drops = DropWindow(DROP_WINDOW_SECONDS)
         self.chat_allowance = chat.chat_bucket()
         await self.accept(codec.subprotocol)
-        address = (self.scope.get("client") or ("unknown", 0))[0]
+        address = client_address(self.scope)
         if not sockets_per_address.acquire(address, settings.GAMESERVER["MAX_SOCKETS_PER_IP"]):
             await self.reject(
                 protocol.CLOSE_RATE_LIMITED,

@@ -5,6 +5,7 @@ socket's, and it counts against the same per-address socket cap."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -13,10 +14,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from games import chat, metrics, protocol
+from games.handshake import client_address, codec_for, write_flag
 from games.hub import FrameHub, local_hub
 from games.limits import TokenBucket, sockets_per_address
 from games.protocol import Chat, Ping, ProtocolError
-from games.security import OriginAllowList, origin_of
 
 
 class LobbyConsumer(AsyncWebsocketConsumer):
@@ -27,7 +28,7 @@ class LobbyConsumer(AsyncWebsocketConsumer):
     address: str | None = None
     hub: FrameHub | None = None
     user_id: int | None = None
-    writable: Any = None
+    writable: asyncio.Event | None = None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """One plain loop over the socket's events, with no channel-layer channel of its own:
@@ -35,8 +36,7 @@ class LobbyConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        writable = getattr(getattr(send, "__self__", None), "writable", None)
-        self.writable = writable if hasattr(writable, "is_set") else None
+        self.writable = write_flag(send)
         try:
             with contextlib.suppress(StopConsumer):
                 while True:
@@ -55,9 +55,8 @@ class LobbyConsumer(AsyncWebsocketConsumer):
             raise StopConsumer
 
     async def connect(self) -> None:
-        codec = protocol.choose_codec(self.scope.get("subprotocols") or [])
-        allow = OriginAllowList(settings.GAMESERVER_ALLOWED_ORIGINS)
-        if codec is None or not allow.allows(origin_of(self.scope)):
+        codec = codec_for(self.scope)
+        if codec is None:
             await self.close(code=protocol.CLOSE_FORBIDDEN)  # before accept: HTTP 403
             return
         self.codec = codec
@@ -66,7 +65,7 @@ class LobbyConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(limits["RATE_LIMIT"], limits["RATE_BURST"])
         self.chat_allowance = chat.chat_bucket()
         await self.accept(codec.subprotocol)
-        address = (self.scope.get("client") or ("unknown", 0))[0]
+        address = client_address(self.scope)
         if not sockets_per_address.acquire(address, limits["MAX_SOCKETS_PER_IP"]):
             await self.kick(protocol.CLOSE_RATE_LIMITED, "too_many_sockets",
                             "too many open sockets from your address: close some, then "

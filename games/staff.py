@@ -138,12 +138,18 @@ def ban(staff: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> st
 
 
 def unban(staff: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> str:
-    with transaction.atomic():
-        deleted, _ = Ban.objects.filter(user=user).delete()
-        if not deleted:
-            raise StaffError(f"{user.get_username()} is not banned")
-        _record(staff, StaffAction.Kind.UNBAN, target=user, reason=reason)
+    _lift(Ban, StaffAction.Kind.UNBAN, staff, user, reason, "banned")
     return f"{user.get_username()} may play again"
+
+
+def _lift(model: type, kind: str, staff: AbstractBaseUser, user: AbstractBaseUser,
+          reason: str, what: str) -> None:  # fmt: skip
+    """Delete the user's ban or mute, and record that staff lifted it."""
+    with transaction.atomic():
+        deleted, _ = model.objects.filter(user=user).delete()
+        if not deleted:
+            raise StaffError(f"{user.get_username()} is not {what}")
+        _record(staff, kind, target=user, reason=reason)
 
 
 def mute(staff: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> str:
@@ -157,11 +163,7 @@ def mute(staff: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> s
 
 
 def unmute(staff: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> str:
-    with transaction.atomic():
-        deleted, _ = Mute.objects.filter(user=user).delete()
-        if not deleted:
-            raise StaffError(f"{user.get_username()} is not muted")
-        _record(staff, StaffAction.Kind.UNMUTE, target=user, reason=reason)
+    _lift(Mute, StaffAction.Kind.UNMUTE, staff, user, reason, "muted")
     return f"{user.get_username()} may chat again"
 
 
