@@ -96,9 +96,7 @@ class FrameHub:
             return False
         await self._watch(match_id, owner)
         await self._send(owner, self._join_message(consumer))
-        greeting = self.presence.greeting(match_id)
-        if greeting is not None:
-            await consumer.send_message(greeting)
+        await self.presence.greet(consumer)
         return True
 
     async def detach(self, consumer: PlayConsumer) -> None:
@@ -115,7 +113,7 @@ class FrameHub:
             self.watching.pop(match_id, None)
             self.tokens.pop(match_id, None)
         if consumer.spectator:
-            self.in_background(self.presence.leave(match_id, consumer))
+            self.presence.leave(match_id, consumer)
         if owner is None:
             return
         drop = bus.EngineDrop(hub=self.channel, socket=consumer.socket_id, match=match_id,
@@ -292,13 +290,14 @@ class FrameHub:
                 consumer.synced = False
         self.tokens[match_id] = token
 
-    def events(self, kind: str, text: str, binary: bytes | None, tick: int | None = None
-                ) -> tuple[dict[str, Any], ...]:  # fmt: skip
+    def events(self, kind: str, text: str, binary: bytes | None, tick: int | None = None,
+               *, kept: bool = False) -> tuple[dict[str, Any], ...]:  # fmt: skip
         """One message as the ASGI event of each wire (consumer.wire picks): a JSON text
-        frame, a msgpack binary frame, and, while SSE streams are open, a server-sent event."""
+        frame, a msgpack binary frame, and, while SSE streams are open (or if the events are
+        `kept` for sockets still to come), a server-sent event."""
         as_text = {"type": "websocket.send", "text": text}
         as_bytes = {"type": "websocket.send", "bytes": binary}
-        if not self.streams:
+        if not self.streams and not kept:
             return as_text, as_bytes
         body = protocol.sse_event(kind, text, tick)
         return as_text, as_bytes, {"type": "http.response.body", "body": body, "more_body": True}

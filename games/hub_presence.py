@@ -4,12 +4,13 @@ the count or the names change, at most once per heartbeat."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from games import protocol
+from games import metrics, protocol
 
 if TYPE_CHECKING:
     from games.hub import FrameHub
@@ -26,7 +27,13 @@ class Presence:
     def __init__(self, hub: FrameHub):
         self.hub = hub
         self.shown: dict[str, tuple[int, tuple[str, ...]]] = {}  # match -> what was last sent
-        self.last: dict[str, dict[str, Any]] = {}  # match -> that message
+        self.events: dict[str, tuple[dict[str, Any], ...]] = {}  # match -> that message
+        # Who watches is a state, not a log: a socket whose buffer was full when it changed
+        # is told on a later refresh, once it drains.
+        self.told: dict[Any, tuple[dict[str, Any], ...]] = {}  # socket -> the events it has
+        # Spectators gone since the last refresh, removed in its round trip: hundreds can
+        # leave at once (a match's `over`), and one call each would empty the store's pool.
+        self.leaving: dict[str, list[str]] = defaultdict(list)
 
     def member(self, consumer: Any) -> str:
         return f"{self.hub.channel}|{consumer.socket_id}|{consumer.shown_name}"
@@ -36,39 +43,57 @@ class Presence:
         await self.hub.store.spectators_enter(consumer.match_id, self.member(consumer),
                                               entry_ttl())  # fmt: skip
 
-    async def leave(self, match_id: str, consumer: Any) -> None:
-        try:
-            await self.hub.store.spectators_leave(match_id, self.member(consumer))
-        except Exception as error:  # its entry expires by itself
-            self.hub._fault("forgetting a spectator").failed(error)
+    def leave(self, match_id: str, consumer: Any) -> None:
+        """Removed from the store on the next refresh (or, if that fails, when it expires)."""
+        self.leaving[match_id].append(self.member(consumer))
 
     async def refresh(self) -> None:
-        """Renew this hub's spectators, then tell each match's sockets who watches if that
-        changed (one store round trip each way for all matches)."""
+        """Renew this hub's spectators and forget those who left, then tell each match's
+        sockets who watches if that changed (one store round trip each way for all matches)."""
         mine: dict[str, list[str]] = defaultdict(list)
         for match_id, sockets in list(self.hub.sockets.items()):
             for consumer in sockets:
                 if consumer.spectator and not consumer.closing:
                     mine[match_id].append(self.member(consumer))
-        if mine:
-            await self.hub.store.spectators_refresh(mine, entry_ttl())
+        gone, self.leaving = self.leaving, defaultdict(list)
+        if mine or gone:
+            await self.hub.store.spectators_refresh(mine, entry_ttl(), gone)
         matches = list(self.hub.sockets)
         for gone in set(self.shown) - set(matches):
             del self.shown[gone]
-            self.last.pop(gone, None)
+            self.events.pop(gone, None)
+        self.told = {
+            c: e for c, e in self.told.items() if c in self.hub.sockets.get(c.match_id, ())
+        }
         if not matches:
             return
         for match_id, members in (await self.hub.store.spectators_of(matches)).items():
             names = tuple(name for m in members if (name := m.split("|", 2)[-1]))
             shown = (len(members), names[:NAMES_SHOWN])
-            if self.shown.get(match_id, (0, ())) == shown:
-                continue
-            self.shown[match_id] = shown
-            message = self.last[match_id] = {"type": "spectators", "count": shown[0],
-                                             "names": list(shown[1])}  # fmt: skip
-            await self.hub.broadcast(message["type"], match_id, protocol.encode(message),
-                                     protocol.encode_msgpack(message))  # fmt: skip
+            if self.shown.get(match_id, (0, ())) != shown:
+                self.shown[match_id] = shown
+                message = {"type": "spectators", "count": shown[0], "names": list(shown[1])}
+                self.events[match_id] = self.hub.events(
+                    "spectators",
+                    protocol.encode(message),
+                    protocol.encode_msgpack(message),
+                    kept=True,
+                )
+        for match_id, events in list(self.events.items()):
+            for consumer in list(self.hub.sockets.get(match_id, ())):
+                if self.told.get(consumer) is not events and not consumer.write_blocked():
+                    await self._tell(consumer, events)
 
-    def greeting(self, match_id: str) -> dict[str, Any] | None:
+    async def greet(self, consumer: Any) -> None:
         """Who watches, for a socket that just joined (the others were told already)."""
-        return self.last.get(match_id)
+        events = self.events.get(consumer.match_id)
+        if events is not None:
+            await self._tell(consumer, events)
+
+    async def _tell(self, consumer: Any, events: tuple[dict[str, Any], ...]) -> None:
+        if consumer.closing:
+            return
+        self.told[consumer] = events
+        with contextlib.suppress(Exception):  # closed under us: its disconnect detaches it
+            await consumer.base_send(events[consumer.wire])
+            metrics.MESSAGES_SENT.inc()

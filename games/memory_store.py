@@ -190,13 +190,14 @@ class MemoryStore:
     async def spectators_enter(self, match_id: str, member: str, ttl: float) -> None:
         await self.spectators_refresh({match_id: [member]}, ttl)
 
-    async def spectators_leave(self, match_id: str, member: str) -> None:
-        with self._lock:
-            self._watch.get(match_id, {}).pop(member, None)
-
-    async def spectators_refresh(self, members: dict[str, list[str]], ttl: float) -> None:
+    async def spectators_refresh(
+        self, members: dict[str, list[str]], ttl: float, gone: dict[str, list[str]] | None = None
+    ) -> None:
         now = time.time()
         with self._lock:
+            for match_id, names in (gone or {}).items():
+                for member in names:
+                    self._watch.get(match_id, {}).pop(member, None)
             for match_id, names in members.items():
                 entries = self._watch.setdefault(match_id, {})
                 entries.update({member: now + ttl for member in names})

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from games import nesting
+
 SUBPROTOCOL_JSON = "gameserver.v1.json"
 SUBPROTOCOL_MSGPACK = "gameserver.v1.msgpack"
 TICKET_PREFIX = "ticket."
@@ -87,6 +89,7 @@ def _check_size(size: int, max_bytes: int) -> None:
 
 
 MAX_NESTING = 16  # levels of arrays and objects in an input's data
+FRAME_NESTING = MAX_NESTING + 1  # and the message around it
 
 
 def _too_deep() -> ProtocolError:
@@ -113,9 +116,12 @@ def decode_client(text: str | None, *, max_bytes: int) -> ClientMessage:
     except RecursionError:
         raise _too_deep() from None
     except msgspec.ValidationError as error:
-        raise ProtocolError("bad_message", f"invalid message: {error}") from None
+        refusal = ProtocolError("bad_message", f"invalid message: {error}")
     except msgspec.DecodeError as error:
-        raise ProtocolError("bad_json", f"not a JSON object: {error}") from None
+        refusal = ProtocolError("bad_json", f"not a JSON object: {error}")
+    if nesting.json_depth(text, FRAME_NESTING) > FRAME_NESTING:
+        raise _too_deep()  # whatever else is wrong with it: the answer is the frame's alone
+    raise refusal
 
 
 def decode_client_msgpack(data: bytes | None, *, max_bytes: int) -> ClientMessage:
@@ -130,9 +136,12 @@ def decode_client_msgpack(data: bytes | None, *, max_bytes: int) -> ClientMessag
     except RecursionError:
         raise _too_deep() from None
     except msgspec.ValidationError as error:
-        raise ProtocolError("bad_message", f"invalid message: {error}") from None
+        refusal = ProtocolError("bad_message", f"invalid message: {error}")
     except (msgspec.DecodeError, ValueError) as error:  # msgspec raises UnicodeDecodeError too
-        raise ProtocolError("bad_msgpack", f"not a msgpack map: {error}") from None
+        refusal = ProtocolError("bad_msgpack", f"not a msgpack map: {error}")
+    if nesting.msgpack_depth(data, FRAME_NESTING) > FRAME_NESTING:
+        raise _too_deep()
+    raise refusal
 
 
 def encode(message: dict[str, Any]) -> str:

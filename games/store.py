@@ -288,12 +288,14 @@ class RedisStore:
     async def spectators_enter(self, match_id: str, member: str, ttl: float) -> None:
         await self.spectators_refresh({match_id: [member]}, ttl)
 
-    async def spectators_leave(self, match_id: str, member: str) -> None:
-        await self.aio.zrem(self.prefix + "watch:" + match_id, member)
-
-    async def spectators_refresh(self, members: dict[str, list[str]], ttl: float) -> None:
+    async def spectators_refresh(
+        self, members: dict[str, list[str]], ttl: float, gone: dict[str, list[str]] | None = None
+    ) -> None:
+        """Renew `members`' entries and remove `gone`'s, in one round trip."""
         now = time.time()
         async with self.aio.pipeline(transaction=False) as pipe:
+            for match_id, names in (gone or {}).items():
+                pipe.zrem(self.prefix + "watch:" + match_id, *names)
             for match_id, names in members.items():
                 key = self.prefix + "watch:" + match_id
                 pipe.zadd(key, {member: now + ttl for member in names})

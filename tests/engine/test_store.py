@@ -164,3 +164,19 @@ async def test_online_is_the_sum_of_the_processes_still_reporting(store):
     await asyncio.sleep(0.5)  # hub.a stopped reporting (killed): its count expires
     assert await store.online_report("hub.b", 5, ttl=60) == 5
     assert await store.online_report("hub.b", 0, ttl=0) == 0  # a clean stop: gone at once
+
+
+async def test_watchers_are_renewed_and_removed_in_one_call_and_expire_by_themselves(store):
+    await store.spectators_enter("m1", "hub.a|1|Ann", ttl=60)
+    await store.spectators_enter("m2", "hub.a|4|", ttl=0.3)  # its hub was killed: not renewed
+    # One heartbeat's call: Bob and an anonymous watcher renewed, Ann (who closed) removed.
+    await store.spectators_refresh(
+        {"m1": ["hub.a|2|Bob"], "m3": ["hub.b|3|"]}, 60, {"m1": ["hub.a|1|Ann"]}
+    )
+    assert await store.spectators_of(["m1", "m2", "m3", "m4"]) == {
+        "m1": ["hub.a|2|Bob"], "m2": ["hub.a|4|"], "m3": ["hub.b|3|"], "m4": [],
+    }  # fmt: skip
+    await asyncio.sleep(0.4)
+    assert (await store.spectators_of(["m2"]))["m2"] == []
+    await store.spectators_refresh({}, 60, {"m3": ["hub.b|3|"], "m5": ["hub.c|9|"]})
+    assert await store.spectators_of(["m1", "m3"]) == {"m1": ["hub.a|2|Bob"], "m3": []}
