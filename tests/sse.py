@@ -25,6 +25,23 @@ class Event:
         return f"<{self.kind} id={self.id} {str(self.data)[:60]}>"
 
 
+def fields(lines: list[str]) -> tuple[str, list[str], str | None]:
+    """An event's kind, data lines and id, from the lines of its block (comments skipped)."""
+    kind, data, event_id = "message", [], None
+    for line in lines:
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            kind = value
+        elif field == "data":
+            data.append(value)
+        elif field == "id":
+            event_id = value
+    return kind, data, event_id
+
+
 class StreamReader:
     def __init__(self, base: str, match_id: str, headers: dict[str, str] | None = None,
                  cookies: httpx.Cookies | None = None):  # fmt: skip
@@ -56,25 +73,17 @@ class StreamReader:
         self.ended = True
 
     async def _parse(self, response: httpx.Response) -> None:
-        kind, data, event_id = "message", [], None
+        block: list[str] = []
         async for line in response.aiter_lines():
-            if line == "":
-                if data:
-                    self.events.append(Event(kind, "\n".join(data), event_id, time.monotonic()))
-                    if event_id is not None:
-                        self.last_id = event_id
-                kind, data, event_id = "message", [], None
-            elif line.startswith(":"):
+            if line != "":
+                block.append(line)
                 continue
-            else:
-                field, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if field == "event":
-                    kind = value
-                elif field == "data":
-                    data.append(value)
-                elif field == "id":
-                    event_id = value
+            kind, data, event_id = fields(block)
+            block = []
+            if data:
+                self.events.append(Event(kind, "\n".join(data), event_id, time.monotonic()))
+                if event_id is not None:
+                    self.last_id = event_id
 
     def of(self, *kinds: str) -> list[Event]:
         return [e for e in self.events if e.kind in kinds]
@@ -176,16 +185,7 @@ class RawStream:
         now = time.monotonic()
         while (end := self._body.find(b"\n\n")) >= 0:
             block, self._body = bytes(self._body[:end]).decode(), self._body[end + 2 :]
-            kind, data, event_id = "message", [], None
-            for line in block.split("\n"):
-                field, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if field == "event":
-                    kind = value
-                elif field == "data":
-                    data.append(value)
-                elif field == "id":
-                    event_id = value
+            kind, data, event_id = fields(block.split("\n"))
             if data:
                 self.events.append(Event(kind, "\n".join(data), event_id, now))
 

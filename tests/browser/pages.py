@@ -85,3 +85,17 @@ class BackgroundPlayer:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(5)
             self.loop.close()
+
+
+# Records what the page sends on its sockets, so the test can see the acks.
+RECORD_SENDS = """
+window.__sent = [];
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  try {
+    const m = JSON.parse(data);
+    window.__sent.push({ at: performance.now(), type: m.type, ack: m.ack });
+  } catch (e) {}
+  return send.call(this, data);
+};
+"""

@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.pages import RECORD_SENDS
 from tests.browser.test_client import KEYS, PERPENDICULAR, browser  # noqa: F401  (fixture)
 from tests.proxy import FaultyProxy
 
 pytestmark = pytest.mark.timeout(120)
 
-# Records what the page sends on its sockets, so the test can see the acks.
-RECORD_SENDS = """
-window.__sent = [];
-const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data) {
-  try {
-    const m = JSON.parse(data);
-    window.__sent.push({ at: performance.now(), type: m.type, ack: m.ack });
-  } catch (e) {}
-  return send.call(this, data);
-};
-"""
 # Shows whether the reconnect overlay was ever on screen and what it said, however briefly.
 WATCH_OVERLAY = """() => {
   window.__overlay = [];

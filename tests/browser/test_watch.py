@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.browser.pages import BackgroundPlayer
+from tests.browser.pages import RECORD_SENDS, BackgroundPlayer
 from tests.browser.test_client import browser, policy_violations  # noqa: F401  (fixture)
 from tests.matches import guest
 from tests.proxy import FaultyProxy
@@ -22,17 +22,6 @@ pytestmark = pytest.mark.timeout(90)
 ARTIFACTS = ROOT / "test-artifacts"
 
 # What the page sends on its game sockets (acks, inputs), as tests/browser/test_reconnect.py.
-RECORD_SENDS = """
-window.__sent = [];
-const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data) {
-  try {
-    const m = JSON.parse(data);
-    window.__sent.push({ at: performance.now(), type: m.type, ack: m.ack });
-  } catch (e) {}
-  return send.call(this, data);
-};
-"""
 # Each tick the HUD shows, with the players' rows (seat, name, score) shown with it; the HUD
 # sets both in one go, so the observer sees them together.
 RECORD_HUD = """() => {
