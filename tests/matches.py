@@ -73,13 +73,22 @@ async def steer(player: Player) -> None:
         await asyncio.sleep(0.01)
 
 
-async def turn_and_watch(player: Player, watcher: Player, timeout: float = 2) -> str:
-    """Turn the player's (unsteered) cycle and wait until the watcher sees the new heading.
+ROOM_TO_TURN = 8  # cells ahead when the test takes over: 0.8 s of riding straight
 
-    A turn back onto the way the cycle last moved is refused, and the heading a frame shows
+
+async def turn_and_watch(player: Player, watcher: Player, steering: asyncio.Task,
+                         timeout: float = 2) -> str:  # fmt: skip
+    """Take the player's cycle over from `steering`, turn it, and wait until the watcher sees
+    the new heading.
+
+    The test takes over only with room ahead, so the cycle does not crash while it waits. A
+    turn back onto the way the cycle last moved is refused, and the heading a frame shows
     may not have been ridden yet: wait for a move the way the frame heads (from then on both
     turns are allowed), then take the roomier turn so the cycle is not crashed by the test."""
     loop = asyncio.get_running_loop()
+    await player.wait_until(lambda: clear_ahead(player.model, player.seat) >= ROOM_TO_TURN, 30,
+                            f"{ROOM_TO_TURN} cells clear ahead")  # fmt: skip
+    await stop_tasks(steering)
     deadline = loop.time() + timeout
     last = player.me()["x"], player.me()["y"]
     while True:
@@ -142,6 +151,17 @@ def assert_steady(player: Player, since: float, until: float) -> None:
     )
     rate = (len(ticks) - 1) / (until - since)
     assert 15 < rate < 25, f"seat {player.seat}: {rate:.1f} frames/s"
+
+
+def clear_ahead(model: dict[str, Any], seat: int) -> int:
+    """Cells the seat's cycle can still ride straight before a wall or a trail stops it."""
+    taken = taken_cells(model)
+    me = model["players"][seat]
+    dx, dy = STEPS[me["dir"]]
+    x, y, cells = me["x"] + dx, me["y"] + dy, 0
+    while 0 <= x < WIDTH and 0 <= y < HEIGHT and (x, y) not in taken:
+        x, y, cells = x + dx, y + dy, cells + 1
+    return cells
 
 
 def taken_cells(model: dict[str, Any]) -> set[tuple[int, int]]:

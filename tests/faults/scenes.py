@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import websockets
 
-from games.rules.lightcycles_grid import HEIGHT, STEPS, WIDTH
-from tests.matches import guest, steer, stop_tasks, taken_cells
+from tests.matches import clear_ahead, guest, steer, stop_tasks
 from tests.players import Player
 from tests.support import Process, Stack
 
@@ -33,17 +31,6 @@ def cross_web_match(webs: list[str], names: tuple[str, str]) -> tuple[str, list[
     joined = second.post("/api/join-by-code", {"code": created["match"]["code"]})
     seats = ((first, created), (second, joined))
     return created["match"]["id"], [Player(api.ws_url(), seat, api.base) for api, seat in seats]
-
-
-def clear_ahead(model: dict[str, Any], seat: int) -> int:
-    """Cells the seat's cycle can still ride straight before a wall or a trail stops it."""
-    taken = taken_cells(model)
-    me = model["players"][seat]
-    dx, dy = STEPS[me["dir"]]
-    x, y, cells = me["x"] + dx, me["y"] + dy, 0
-    while 0 <= x < WIDTH and 0 <= y < HEIGHT and (x, y) not in taken:
-        x, y, cells = x + dx, y + dy, cells + 1
-    return cells
 
 
 async def let_go_before_a_crash(player: Player, steering: dict[Player, asyncio.Task]) -> int:

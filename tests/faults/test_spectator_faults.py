@@ -22,8 +22,17 @@ from typing import Any
 import pytest
 
 from tests.faults.checks import agreed_result, assert_database, prefix, redis_client
-from tests.faults.scenes import clear_ahead, procfile_stack, seconds
-from tests.matches import assert_steady, close_all, guest, private_match, start, steer, stop_tasks
+from tests.faults.scenes import procfile_stack, seconds
+from tests.matches import (
+    assert_steady,
+    clear_ahead,
+    close_all,
+    guest,
+    private_match,
+    start,
+    steer,
+    stop_tasks,
+)
 from tests.players import Player
 from tests.sse import StreamReader, read_in_background, stop
 from tests.support import Api, Stack

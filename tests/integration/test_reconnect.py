@@ -102,8 +102,7 @@ async def test_a_dropped_player_gets_the_seat_back_within_the_grace(stack_factor
             lambda: alice.model["players"][bob.seat]["connected"], 2, "Bob shown connected"
         )
 
-        await stop_tasks(steering.pop(bob.seat))
-        await turn_and_watch(bob, alice)
+        await turn_and_watch(bob, alice, steering.pop(bob.seat))
         assert alice.over is None and bob.close_code is None and not bob.errors
     finally:
         await stop_tasks(*steering.values())
@@ -212,8 +211,7 @@ async def test_a_second_socket_for_a_seat_replaces_the_first(request, stack_fact
         ]
         assert not shown, f"Alice saw Bob's seat disconnected at ticks {shown}"
 
-        await stop_tasks(steering.pop())
-        await turn_and_watch(second, alice)
+        await turn_and_watch(second, alice, steering.pop())
         assert alice.over is None and alice.close_code is None
     finally:
         await stop_tasks(*steering)
