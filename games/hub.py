@@ -112,8 +112,7 @@ class FrameHub:
         if last:
             self.watching.pop(match_id, None)
             self.tokens.pop(match_id, None)
-        if consumer.spectator:
-            self.presence.leave(match_id, consumer)
+        self.presence.leave(match_id, consumer)
         if owner is None:
             return
         drop = bus.EngineDrop(hub=self.channel, socket=consumer.socket_id, match=match_id,

@@ -26,8 +26,8 @@ def entry_ttl() -> float:
 class Presence:
     def __init__(self, hub: FrameHub):
         self.hub = hub
-        self.shown: dict[str, tuple[int, tuple[str, ...]]] = {}  # match -> what was last sent
-        self.events: dict[str, tuple[dict[str, Any], ...]] = {}  # match -> that message
+        # match -> (count, names) last shown, and that message as each wire's event
+        self.shown: dict[str, tuple[tuple[int, tuple[str, ...]], tuple[dict[str, Any], ...]]] = {}
         # Who watches is a state, not a log: a socket whose buffer was full when it changed
         # is told on a later refresh, once it drains.
         self.told: dict[Any, tuple[dict[str, Any], ...]] = {}  # socket -> the events it has
@@ -44,8 +44,11 @@ class Presence:
                                               entry_ttl())  # fmt: skip
 
     def leave(self, match_id: str, consumer: Any) -> None:
-        """Removed from the store on the next refresh (or, if that fails, when it expires)."""
-        self.leaving[match_id].append(self.member(consumer))
+        """A socket detached; a spectator is removed from the store on the next refresh (or,
+        if that fails, when its entry expires)."""
+        self.told.pop(consumer, None)
+        if consumer.spectator:
+            self.leaving[match_id].append(self.member(consumer))
 
     async def refresh(self) -> None:
         """Renew this hub's spectators and forget those who left, then tell each match's
@@ -59,40 +62,31 @@ class Presence:
         if mine or gone:
             await self.hub.store.spectators_refresh(mine, entry_ttl(), gone)
         matches = list(self.hub.sockets)
-        for gone in set(self.shown) - set(matches):
-            del self.shown[gone]
-            self.events.pop(gone, None)
-        self.told = {
-            c: e for c, e in self.told.items() if c in self.hub.sockets.get(c.match_id, ())
-        }
+        for ended in set(self.shown) - set(matches):
+            del self.shown[ended]
         if not matches:
             return
         for match_id, members in (await self.hub.store.spectators_of(matches)).items():
             names = tuple(name for m in members if (name := m.split("|", 2)[-1]))
             shown = (len(members), names[:NAMES_SHOWN])
-            if self.shown.get(match_id, (0, ())) != shown:
-                self.shown[match_id] = shown
+            last = self.shown.get(match_id)
+            if shown != (last[0] if last else (0, ())):  # nobody has watched yet: say nothing
                 message = {"type": "spectators", "count": shown[0], "names": list(shown[1])}
-                self.events[match_id] = self.hub.events(
-                    "spectators",
-                    protocol.encode(message),
-                    protocol.encode_msgpack(message),
-                    kept=True,
-                )
-        for match_id, events in list(self.events.items()):
+                text, binary = protocol.encode(message), protocol.encode_msgpack(message)
+                self.shown[match_id] = shown, self.hub.events("spectators", text, binary, kept=True)
+        for match_id, (_, events) in list(self.shown.items()):
             for consumer in list(self.hub.sockets.get(match_id, ())):
                 if self.told.get(consumer) is not events and not consumer.write_blocked():
                     await self._tell(consumer, events)
 
     async def greet(self, consumer: Any) -> None:
         """Who watches, for a socket that just joined (the others were told already)."""
-        events = self.events.get(consumer.match_id)
-        if events is not None:
-            await self._tell(consumer, events)
+        if consumer.match_id in self.shown:
+            await self._tell(consumer, self.shown[consumer.match_id][1])
 
     async def _tell(self, consumer: Any, events: tuple[dict[str, Any], ...]) -> None:
-        if consumer.closing:
-            return
+        if consumer.closing or consumer not in self.hub.sockets.get(consumer.match_id, ()):
+            return  # detached meanwhile: its leave() has been and gone
         self.told[consumer] = events
         with contextlib.suppress(Exception):  # closed under us: its disconnect detaches it
             await consumer.base_send(events[consumer.wire])
