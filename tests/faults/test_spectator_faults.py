@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import os
 import signal
 import time
@@ -99,6 +100,32 @@ async def watch(web: str, match_id: str, code: str, name: str) -> tuple[Api, Pla
     return api, spectator(web, socket_answer), StreamReader(web, match_id, headers=header)
 
 
+@dataclasses.dataclass
+class WatchedMatch:
+    match_id: str
+    code: str
+    apis: dict[str, Api]
+    players: list[Player]  # Alice and Bob, on the players' web process, steered
+    readers: list[asyncio.Task]
+    steering: list[asyncio.Task]
+    carol: Api  # on the spectators' web process: a socket and an event stream
+    watcher: Player
+    stream: StreamReader
+    watching: asyncio.Task
+    streaming: asyncio.Task
+
+
+async def watched_match(players_web: str, watchers_web: str, seats: int) -> WatchedMatch:
+    match_id, apis, seated = private_match(players_web, ["alice", "bob"], seats=seats)
+    code = seated["alice"]["match"]["code"]
+    players = [Player(apis[n].ws_url(), seated[n], players_web) for n in apis]
+    readers = [await start(p) for p in players]
+    steering = [asyncio.create_task(steer(p)) for p in players]
+    carol, watcher, stream = await watch(watchers_web, match_id, code, "Carol")
+    return WatchedMatch(match_id, code, apis, players, readers, steering, carol, watcher, stream,
+                        await start(watcher), await read_in_background(stream))  # fmt: skip
+
+
 async def all_watching(players: list[Player], watcher: Player, stream: StreamReader) -> None:
     """The match runs, both spectators have frames, and the players know they are watched."""
     for player in players:
@@ -120,14 +147,11 @@ async def test_spectators_come_back_after_a_redis_restart_that_loses_its_state(
         GAMESERVER_HUB_HEARTBEAT=str(HUB_HEARTBEAT),
     )
     _, webs = procfile_stack(stack)
-    match_id, apis, seats = private_match(webs[0], ["alice", "bob"], seats=3)  # and a bot
-    code = seats["alice"]["match"]["code"]
-    players = [Player(apis[n].ws_url(), seats[n], webs[0]) for n in apis]
-    readers = [await start(p) for p in players]
-    steering = [asyncio.create_task(steer(p)) for p in players]
-    _, watcher, stream = await watch(webs[1], match_id, code, "Carol")
-    watching = await start(watcher)
-    streaming = await read_in_background(stream)
+    scene = await watched_match(webs[0], webs[1], seats=3)  # Alice, Bob and a bot
+    match_id, apis, players, readers, steering = (scene.match_id, scene.apis, scene.players,
+                                                  scene.readers, scene.steering)  # fmt: skip
+    watcher, stream, watching, streaming = (scene.watcher, scene.stream, scene.watching,
+                                            scene.streaming)  # fmt: skip
     try:
         await all_watching(players, watcher, stream)
         await asyncio.sleep(1)
@@ -203,14 +227,11 @@ async def test_spectators_of_a_killed_web_process_expire_and_can_watch_elsewhere
     )
     stack.engine()
     web_a, web_b = stack.web("web-a", server="uvicorn"), stack.web("web-b", server="daphne")
-    match_id, apis, seats = private_match(web_a, ["alice", "bob"], seats=2)
-    code = seats["alice"]["match"]["code"]
-    players = [Player(apis[n].ws_url(), seats[n], web_a) for n in apis]
-    readers = [await start(p) for p in players]
-    steering = [asyncio.create_task(steer(p)) for p in players]
-    carol, watcher, stream = await watch(web_b, match_id, code, "Carol")
-    watching = await start(watcher)
-    streaming = await read_in_background(stream)
+    scene = await watched_match(web_a, web_b, seats=2)
+    match_id, code, players, readers, steering = (scene.match_id, scene.code, scene.players,
+                                                  scene.readers, scene.steering)  # fmt: skip
+    carol, watcher, stream, watching, streaming = (scene.carol, scene.watcher, scene.stream,
+                                                   scene.watching, scene.streaming)  # fmt: skip
     again: Player | None = None
     rewatching = None
     try:

@@ -16,13 +16,17 @@ from games.protocol import MAX_NESTING, ProtocolError, decode_client, decode_cli
 LIMIT = 1 << 16
 
 
-def code_at_depth(decode: Callable[[], Any], frames: int) -> str:
-    """The error code `decode` gives when called from `frames` stack frames further down."""
+def refusal_at_depth(decode: Callable[[], Any], frames: int) -> tuple[str, str]:
+    """The error code and message `decode` gives when called from `frames` stack frames
+    further down."""
     if frames:
-        return code_at_depth(decode, frames - 1)
+        return refusal_at_depth(decode, frames - 1)
     with pytest.raises(ProtocolError) as refusal:
         decode()
-    return refusal.value.code
+    return refusal.value.code, refusal.value.message
+
+
+TOO_DEEP = ("bad_message", f"invalid message: nested more than {MAX_NESTING} deep")
 
 
 DEEP_WITH_TRAILING_BYTES = [
@@ -42,18 +46,16 @@ def test_a_deep_frame_with_another_fault_gets_one_code_at_any_stack_depth(kind, 
         decode = lambda: decode_client(frame, max_bytes=LIMIT)  # noqa: E731
     else:
         decode = lambda: decode_client_msgpack(frame, max_bytes=LIMIT)  # noqa: E731
-    codes = {code_at_depth(decode, frames) for frames in (0, 300, 700)}
-    assert codes == {"bad_message"}, codes
+    refusals = {refusal_at_depth(decode, frames) for frames in (0, 300, 700)}
+    assert refusals == {TOO_DEEP}, refusals
 
 
 def test_a_shallow_frame_keeps_its_own_fault():
-    assert code_at_depth(
-        lambda: decode_client('{"type": "input", "ack": 1, "data": {}} x', max_bytes=LIMIT), 0
-    ) == ("bad_json")
+    text = '{"type": "input", "ack": 1, "data": {}} x'
+    assert refusal_at_depth(lambda: decode_client(text, max_bytes=LIMIT), 0)[0] == "bad_json"
     frame = b"\x83\xa4type\xa5input\xa3ack\x01\xa4data\x80\xc1"
-    assert code_at_depth(lambda: decode_client_msgpack(frame, max_bytes=LIMIT), 0) == (
-        "bad_msgpack"
-    )
+    code, _ = refusal_at_depth(lambda: decode_client_msgpack(frame, max_bytes=LIMIT), 0)
+    assert code == "bad_msgpack"
 
 
 def random_value(rng: random.Random, depth: int = 0) -> Any:
