@@ -12,7 +12,7 @@ from typing import Any
 import websockets
 
 from games.rules.lightcycles import apply_delta
-from games.rules.lightcycles_grid import HEIGHT, STEPS, TURNS, WIDTH
+from games.rules.lightcycles.grid import HEIGHT, STEPS, TURNS, WIDTH
 from tests.players import Player
 from tests.support import Api
 

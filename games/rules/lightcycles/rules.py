@@ -5,9 +5,9 @@ any trail crashes. Crashed cycles stay on the board: their trails are obstacles 
 rules are pure and deterministic for a seed and an input log; the only randomness (the spawn
 layout, bots' occasional turns) comes from a `random.Random` kept in the state and checkpoints.
 
-Coordinates are cells, x to the right and y downwards, (0, 0) top left (lightcycles_grid.py). The
+Coordinates are cells, x to the right and y downwards, (0, 0) top left (lightcycles/grid.py). The
 wire format and the `apply_delta` algorithm a client mirrors are described in docs/GAMES.md; the
-bots' steering is in lightcycles_bot.py.
+bots' steering is in lightcycles/bot.py.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import astuple, dataclass, field
 from typing import Any, ClassVar
 
 from games.rules.base import JSON, InvalidInput, Result, Seat, Standing
-from games.rules.lightcycles_bot import choose_heading
-from games.rules.lightcycles_grid import HEIGHT, OFFSETS, OPPOSITE, STEPS, STRIDE, WIDTH, cell_index
+from games.rules.lightcycles.bot import choose_heading
+from games.rules.lightcycles.grid import HEIGHT, OFFSETS, OPPOSITE, STEPS, STRIDE, WIDTH, cell_index
 
 TICK_RATE = 20
 COUNTDOWN_TICKS = 3 * TICK_RATE  # nobody moves, inputs still set the heading

@@ -1,6 +1,6 @@
 """How Light Cycles' computer players steer (and dropped players' cycles while they are away).
 
-Kept apart from the rules in lightcycles.py: steering is a player's choice, not a rule, and can
+Kept apart from the rules in rules.py: steering is a player's choice, not a rule, and can
 change without touching how a tick plays out. It must stay deterministic all the same: its only
 randomness is the match's own `state.rng`, so a seed and an input log still replay a match.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from games.rules.lightcycles_grid import OFFSETS, STEPS, STRIDE, TURNS, cell_index
+from games.rules.lightcycles.grid import OFFSETS, STEPS, STRIDE, TURNS, cell_index
 
 if TYPE_CHECKING:
-    from games.rules.lightcycles import Cycle, LightCyclesState
+    from games.rules.lightcycles.rules import Cycle, LightCyclesState
 
 BOT_LOOKAHEAD = 4  # cells a bot wants clear straight ahead before it stops thinking
 BOT_SPACE_LIMIT = 200  # flood fills stop counting here; enough to tell a pocket from the arena

@@ -1,6 +1,6 @@
 """Light Cycles' arena: its size, the four headings and the padded grid of cells.
 
-The rules (lightcycles.py) and the bot's steering (lightcycles_bot.py) both find cells with
+The rules (rules.py) and the bot's steering (bot.py) both find cells with
 these, so they live apart from both and neither module has to import the other's.
 """
 
