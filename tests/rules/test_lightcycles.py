@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from games.rules import GAMES, get_game
-from games.rules.lightcycles import rules as lc
 from games.rules.base import InvalidInput, Seat
+from games.rules.lightcycles import rules as lc
+from games.rules.lightcycles.grid import TURNS
 from games.rules.lightcycles.rules import (
     COUNTDOWN_TICKS,
     CRASH_BONUS,
@@ -28,7 +29,6 @@ from games.rules.lightcycles.rules import (
     LightCyclesState,
     apply_delta,
 )
-from games.rules.lightcycles.grid import TURNS
 
 GAME = LightCycles()
 DIRS = ["up", "down", "left", "right"]
