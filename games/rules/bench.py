@@ -66,7 +66,9 @@ class BenchArena:
     default_seats: ClassVar[int] = 4
     bot_plays_absent: ClassVar[bool] = False  # bench players come and go with the load
 
-    def new_state(self, *, seed: int, seats: list[Seat]) -> BenchState:
+    def new_state(
+        self, *, seed: int, seats: list[Seat], options: dict[str, Any] | None = None
+    ) -> BenchState:
         dots = [
             Dot(
                 seat=s.index,

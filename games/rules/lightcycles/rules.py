@@ -120,7 +120,9 @@ class LightCycles:
     default_seats: ClassVar[int] = 4
     bot_plays_absent: ClassVar[bool] = True  # a dropped player is not crashed by the drop
 
-    def new_state(self, *, seed: int, seats: list[Seat]) -> LightCyclesState:
+    def new_state(
+        self, *, seed: int, seats: list[Seat], options: dict[str, Any] | None = None
+    ) -> LightCyclesState:
         seats = sorted(seats, key=lambda s: s.index)
         if not self.min_seats <= len(seats) <= self.max_seats:
             raise ValueError(
