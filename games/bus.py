@@ -74,9 +74,13 @@ class EngineDrop(LayerMessage, tag="engine.drop"):
 
 
 class InputItem(msgspec.Struct, array_like=True, frozen=True):
+    """One move, parsed once by the web process (the game's parse_input), with its socket so
+    that a refusal reaches the mover alone."""
+
     match: str
     seat: int
     data: Any
+    socket: str = ""
 
 
 class EngineInputs(LayerMessage, tag="engine.inputs"):
@@ -162,6 +166,15 @@ class HubKick(LayerMessage, tag="hub.kick"):
     message: str
 
 
+class HubRefused(LayerMessage, tag="hub.refused"):
+    """engine -> hub: a move of that socket was refused (`illegal_move`, the game's reason)."""
+
+    match: str
+    socket: str
+    code: str
+    message: str
+
+
 class HubLobby(LayerMessage, tag="hub.lobby"):
     """engine -> hub: who is in a match that waits for players."""
 
@@ -213,8 +226,8 @@ EngineMessage = (
     | EngineInputs | EngineReleased | EngineControl
 )  # fmt: skip
 HubMessage = (
-    HubFrames | HubOwner | HubKeyframe | HubKick | HubLobby | HubNotice | HubBanned | HubChat
-    | HubChatDeleted | HubLobbyChanged
+    HubFrames | HubOwner | HubKeyframe | HubKick | HubRefused | HubLobby | HubNotice | HubBanned
+    | HubChat | HubChatDeleted | HubLobbyChanged
 )  # fmt: skip
 _layer_encoder = msgspec.msgpack.Encoder()
 _engine_decoder = msgspec.msgpack.Decoder(EngineMessage)

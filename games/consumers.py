@@ -55,6 +55,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
     closed_by_us = False  # its close is counted under our code, not the client's
     user_id: int | None = None  # the ticket's player, once authenticated (a ban closes it)
     spectator = False  # watches: holds no seat, sends no inputs
+    views: frozenset[int] = frozenset()  # whose frames it gets (protocol.views_of)
     shown_name = ""  # a spectator's name as others see it ("" watches unnamed)
     wire = protocol.WIRE_TEXT  # which of a message's encodings the hub writes to it
     watching_from: str | None = None  # a spectator's address, counted until it closes
@@ -180,8 +181,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self.game = get_game(match["game"])
         self.match_id, self.seat, self.name = ticket.match_id, ticket.seat, ticket.name
         self.user_id, self.spectator = ticket.user_id, ticket.spectator
+        self.views = protocol.views_of(spectator=self.spectator, seat=self.seat)
         self.shown_name = ticket.name
-        self.lag_ticks = settings.GAMESERVER["FLOW_LAG"] * match["tick_rate"]
+        self.lag_ticks = protocol.lag_frames(settings.GAMESERVER["FLOW_LAG"], match)
         welcome = {
             "type": "welcome",
             "match": match,
@@ -257,10 +259,10 @@ class PlayConsumer(AsyncWebsocketConsumer):
             if self.spectator:
                 raise ProtocolError("spectator", "spectators watch: they cannot send inputs")
             try:
-                self.game.parse_input(message.data)
+                move = self.game.parse_input(message.data)  # once: the engine takes it as is
             except InvalidInput as error:
                 raise ProtocolError("bad_input", str(error)) from None
-            if not self.hub.queue_input(self, message.data):
+            if not self.hub.queue_input(self, move):
                 await self.warn_degraded()
         elif isinstance(message, Ack):
             self.acked(message.ack)

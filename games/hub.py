@@ -161,12 +161,13 @@ class FrameHub:
             await self._send(owner, watch)
 
     # Inputs, batched per owner
-    def queue_input(self, consumer: PlayConsumer, data: dict[str, Any]) -> bool:
+    def queue_input(self, consumer: PlayConsumer, move: Any) -> bool:
         """False when no engine can be reached for the match (the player is told)."""
         owner = self.watching.get(consumer.match_id)
         if owner is None:
             return False
-        item = bus.InputItem(match=consumer.match_id, seat=consumer.seat, data=data)
+        item = bus.InputItem(match=consumer.match_id, seat=consumer.seat, data=move,
+                             socket=consumer.socket_id)  # fmt: skip
         self.pending_inputs[owner].append((consumer, item))
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -201,6 +202,8 @@ class FrameHub:
                 await self.healing.hub_owner(message)
             elif isinstance(message, bus.HubKick):
                 self.hub_kick(message)
+            elif isinstance(message, bus.HubRefused):
+                self.hub_refused(message)
             elif isinstance(message, bus.HubKeyframe):
                 await self.hub_keyframe(message)
             elif isinstance(message, bus.HubBanned):
@@ -248,7 +251,7 @@ class FrameHub:
             for consumer in list(sockets):
                 if tick <= consumer.sent_tick:
                     continue
-                if view and (view == protocol.VIEW_SPECTATORS) != consumer.spectator:
+                if view and view not in consumer.views:
                     continue
                 if consumer.behind_since:
                     held += 1
@@ -350,6 +353,14 @@ class FrameHub:
         for consumer in self.sockets.get(message.match, ()):
             if consumer.socket_id == message.socket:
                 self.in_background(consumer.kick(message.close, message.code, message.message))
+                return
+
+    def hub_refused(self, message: bus.HubRefused) -> None:
+        """The engine refused a move (an illegal one): only its mover is told why."""
+        refusal = {"type": "error", "code": message.code, "message": message.message}
+        for consumer in self.sockets.get(message.match, ()):
+            if consumer.socket_id == message.socket and not consumer.closing:
+                self.in_background(consumer.send_message(refusal))
                 return
 
     def in_background(self, work: Any) -> None:

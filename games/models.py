@@ -53,6 +53,10 @@ class Match(models.Model):
     result = models.JSONField(null=True, blank=True)
     # Spectators may read and write the match's chat (players always may).
     spectator_chat = models.BooleanField(default=True)
+    # The game's per-match options (games.rules.base.Option), every one filled in.
+    options = models.JSONField(default=dict, blank=True)
+    # Bots take the seats nobody took in time; False: the match waits for people.
+    bot_fill = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-created_at"]

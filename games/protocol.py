@@ -35,6 +35,25 @@ WIRE_TEXT, WIRE_BINARY, WIRE_SSE = 0, 1, 2
 # Who a frame is for: everyone in the match, or, when a game shows spectators another view or
 # a delayed one, the players only or the spectators only.
 VIEW_ALL, VIEW_PLAYERS, VIEW_SPECTATORS = 0, 1, 2
+# A game with hidden information gives each seat its own view: VIEW_SEAT + seat.
+VIEW_SEAT = 16
+
+
+EVENT_LAG_FRAMES = 32  # an event-driven match's frames are its steps, not ticks
+
+
+def lag_frames(flow_lag: float, match: dict[str, Any]) -> int:
+    """How far a socket's ack may trail the newest frame (FLOW_LAG seconds of ticks)."""
+    if match.get("kind") == "events":
+        return EVENT_LAG_FRAMES
+    return round(flow_lag * match["tick_rate"])
+
+
+def views_of(*, spectator: bool, seat: int) -> frozenset[int]:
+    """The views whose frames a socket gets, besides VIEW_ALL (games.hub checks it)."""
+    if spectator:
+        return frozenset((VIEW_SPECTATORS,))
+    return frozenset((VIEW_PLAYERS, VIEW_SEAT + seat))
 
 
 class ProtocolError(Exception):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from games.models import Ban, Match, Participant
-from games.rules.base import Seat
+from games.rules import GAMES
+from games.rules.base import Seat, kind
 
 
 def open_matches(*, game: str | None, limit: int = 50) -> list[Match]:
@@ -62,6 +63,12 @@ def match_endings(match_ids: list[str]) -> dict[str, dict[str, Any] | None]:
     }
 
 
+def _kind(game: str) -> str | None:
+    """How the game runs (ticking or events), so a client knows how frames come; None for a
+    game this server no longer has."""
+    return kind(GAMES[game]) if game in GAMES else None
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 
@@ -76,6 +83,9 @@ def match_json(match: Match, *, viewer_id: int | None = None) -> dict[str, Any]:
         "private": match.private,
         "seats": match.seats,
         "tick_rate": match.tick_rate,
+        "kind": _kind(match.game),
+        "options": match.options,
+        "bot_fill": match.bot_fill,
         "spectator_chat": match.spectator_chat,
         "players": [
             {

@@ -6,6 +6,7 @@ import secrets
 import unicodedata
 import zlib
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,7 +17,7 @@ from django.utils import timezone
 from games.lobby_news import lobby_changed
 from games.models import JOIN_CODE_LENGTH, Match, Participant, new_join_code
 from games.rules import get_game
-from games.rules.base import Result, Seat
+from games.rules.base import Result, Seat, parse_options
 from games.selectors import match_roster
 from games.store import StoreUnavailable, get_store
 
@@ -83,9 +84,12 @@ def match_create(
     user: AbstractBaseUser,
     address: str = "",
     spectator_chat: bool | None = None,
+    options: Any = None,
+    bot_fill: bool | None = None,
 ) -> Match:
     """A new waiting match with `user` in seat 0, queued for an engine once committed.
-    `address` is the client's (games.ratelimit.client_address), for its open-match quota."""
+    `address` is the client's (games.ratelimit.client_address), for its open-match quota;
+    `options` the game's per-match options (the defaults for those not given)."""
     try:
         rules = get_game(game)
     except KeyError:
@@ -97,6 +101,13 @@ def match_create(
         raise ServiceError(
             "bad_seats", f"seats must be a whole number from {rules.min_seats} to {rules.max_seats}"
         )
+    try:
+        chosen = parse_options(rules, options)
+    except ValueError as error:
+        raise ServiceError("bad_options", str(error)) from None
+    bots = getattr(rules, "bots", True)
+    if bot_fill and not bots:
+        raise ServiceError("bad_options", f"{rules.title} has no bots: set bot_fill to false")
     _check_queue()
     for _ in range(10):
         try:
@@ -108,6 +119,8 @@ def match_create(
                     join_code=new_join_code() if private else None,
                     seats=seats,
                     tick_rate=rules.tick_rate,
+                    options=chosen,
+                    bot_fill=bots if bot_fill is None else bot_fill,
                     created_by=user,
                     created_from=address,
                     spectator_chat=(

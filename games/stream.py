@@ -107,6 +107,7 @@ def _json_response(status: int, code: str, message: str, retry_after: float | No
 
 class StreamConsumer:
     spectator = True
+    views = protocol.views_of(spectator=True, seat=-1)
     wire = protocol.WIRE_SSE
     seat = -1
     name = ""
@@ -205,7 +206,7 @@ class StreamConsumer:
         found = admit_spectator(self.match_id, user_id=self.user_id, private_ok=private_ok)
         if isinstance(found, Refusal):
             return found
-        self.lag_ticks = settings.GAMESERVER["FLOW_LAG"] * found["tick_rate"]
+        self.lag_ticks = protocol.lag_frames(settings.GAMESERVER["FLOW_LAG"], found)
         return None
 
     def _resume_after(self, last_id: str) -> None:

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from games import metrics, ratelimit, services
 from games.models import Match, Participant
 from games.rules import GAMES
+from games.rules.base import kind
 from games.selectors import ban_reason, match_get, match_json, open_matches
 from games.services import ServiceError
 from games.staff import BANNED
@@ -200,6 +201,9 @@ def games(request: HttpRequest, body: dict) -> JsonResponse:
                     "min_seats": game.min_seats,
                     "max_seats": game.max_seats,
                     "default_seats": game.default_seats,
+                    "kind": kind(game),
+                    "bots": getattr(game, "bots", True),
+                    "options": [option.to_json() for option in getattr(game, "options", ())],
                 }
                 for game in GAMES.values()
                 if game.listed
@@ -209,7 +213,8 @@ def games(request: HttpRequest, body: dict) -> JsonResponse:
 
 
 @api("GET", "POST", player=True, limit="create",
-     fields={"game": str, "private": bool, "seats": int, "spectator_chat": bool})  # fmt: skip
+     fields={"game": str, "private": bool, "seats": int, "spectator_chat": bool,
+             "options": dict, "bot_fill": bool})  # fmt: skip
 def matches(request: HttpRequest, body: dict) -> JsonResponse:
     if request.method == "GET":
         found = open_matches(game=request.GET.get("game") or None)
@@ -222,6 +227,8 @@ def matches(request: HttpRequest, body: dict) -> JsonResponse:
         user=request.user,
         address=ratelimit.client_address(request),
         spectator_chat=body.get("spectator_chat"),
+        options=body.get("options"),
+        bot_fill=body.get("bot_fill"),
     )
     return seat_response(request, match, match.participants.get(user=request.user), status=201)
 

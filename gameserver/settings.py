@@ -201,6 +201,8 @@ GAMESERVER = {
     "TICKET_TTL": env_number("GAMESERVER_TICKET_TTL", 30, minimum=1, maximum=600),
     "AUTH_TIMEOUT": env_number("GAMESERVER_AUTH_TIMEOUT", 5, minimum=0.5, maximum=60),
     "BOT_FILL_SECONDS": env_number("GAMESERVER_BOT_FILL_SECONDS", 5, minimum=0, maximum=600),
+    # An event-driven game's bot waits this long before its move, so a person sees it come.
+    "BOT_THINK_SECONDS": env_number("GAMESERVER_BOT_THINK_SECONDS", 0.6, minimum=0, maximum=10),
     "PRIVATE_BOT_FILL_SECONDS": env_number(
         "GAMESERVER_PRIVATE_BOT_FILL_SECONDS", 60, minimum=0, maximum=3600
     ),

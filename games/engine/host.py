@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Coroutine
@@ -21,6 +22,7 @@ import msgspec
 from django.conf import settings
 
 from games import bus, protocol
+from games.engine.events import Events
 from games.engine.heartbeat import Heartbeat
 from games.engine.ownership import Ownership
 from games.engine.persistence import Persistence
@@ -58,6 +60,7 @@ class EngineHost:
         self.persistence = Persistence(name)
         self.ownership = Ownership(self)
         self.ticking = Ticking(self)
+        self.events = Events(self)
         self.reconciler = Reconciler(self)
         self.seating = Seating(self)
         self.heartbeat = Heartbeat(self)
@@ -68,6 +71,7 @@ class EngineHost:
         await self.layer.group_add(bus.ENGINES_GROUP, self.channel)
         loops = {
             "receive": (self.seating.receive_one, 1.0),
+            "event-driven frames": (self.events.flush_pass, 1.0),
             "claim": (self.ownership.claim_next, 2.0),
             "lease": (self._renew_pass, 1.0),
             "takeover": (self.ownership.take_over_orphans, 5.0),
@@ -160,17 +164,19 @@ class EngineHost:
         match = await self.persistence.load(match_id)
         if match is None or match.is_over:
             return None
+        # A friend needs time to type a private match's code; strangers do not wait. Without
+        # bots, the match waits for people in every seat.
+        fill = "PRIVATE_BOT_FILL_SECONDS" if match.private else "BOT_FILL_SECONDS"
         runtime = MatchRuntime(
             match_id=match_id,
             game=get_game(match.game),
             seats=match.seats,
             seed=match.seed,
             tick_rate=match.tick_rate,
-            # A friend needs time to type a private match's code; strangers do not wait.
-            fill_after=self.config[
-                "PRIVATE_BOT_FILL_SECONDS" if match.private else "BOT_FILL_SECONDS"
-            ],
+            fill_after=self.config[fill] if match.bot_fill else math.inf,
             grace=self.config["RECONNECT_GRACE"],
+            options=match.options,
+            bot_think=self.config["BOT_THINK_SECONDS"],
         )
         checkpoint = await self.store.checkpoint_load(match_id)
         if checkpoint is not None:
@@ -220,6 +226,13 @@ class EngineHost:
             return
         runtime.start(roster)
         if self.runtimes.get(runtime.match_id) is runtime:
+            self.run(runtime)
+
+    def run(self, runtime: MatchRuntime) -> None:
+        """A started match runs here from now on: on the tick loop, or on its events."""
+        if runtime.events:
+            self.events.add(runtime)
+        else:
             self.ticking.add(runtime)
 
     async def abandon(self, runtime: MatchRuntime) -> None:
@@ -263,7 +276,9 @@ class EngineHost:
 
     def drop(self, match_id: str) -> str | None:
         """Stop running a match here (over, or owned elsewhere now); its lease, if we had one."""
-        self.runtimes.pop(match_id, None)
+        runtime = self.runtimes.pop(match_id, None)
+        if runtime is not None:
+            self.events.remove(runtime)
         self.ticking.remove(match_id)
         self.heartbeat.checkpointed_at.pop(match_id, None)
         return self.leases.pop(match_id, None)
@@ -294,6 +309,7 @@ class EngineHost:
             "playing": by_phase[PLAYING],
             "waiting": by_phase[WAITING],
             "ticking": self.ticking.ticking(),  # stepped every tick; waiting ones are not
+            "event_driven": self.events.running(),  # no per-tick cost: stepped on events
             "ticks": self.ticking.stats(),
             "slots": TICK_SLOTS,  # tick counts and durations are per slot
         }

@@ -92,7 +92,7 @@ class Ownership:
             await host.seating.handle(message)
         await self.store.active_add(match_id)
         if runtime.phase not in (WAITING, OVER):
-            host.ticking.add(runtime)
+            host.run(runtime)
         await self.announce(match_id)
         log.info("engine %s: now running match %s (%s)", host.name, match_id, runtime.phase)
         if runtime.phase == OVER:
@@ -133,7 +133,7 @@ class Ownership:
         runtime = host.runtimes[match_id]
         host.leases[match_id] = lease
         runtime.token = lease_token(lease)
-        runtime.keyframe_due = True  # hubs wait for a keyframe of the new token
+        runtime.keyframe_now()  # hubs wait for a keyframe of the new token
         await self.store.active_add(match_id)
         saved = await host.checkpoint(runtime)  # Redis may have lost the last one
         metrics.CHECKPOINT_WRITES.inc(sum(saved))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from games.bus import FrameEntry
+from games.engine.framing import Framing
 from games.engine.spectators import SpectatorStream, spectator_delay
-from games.protocol import VIEW_ALL, VIEW_PLAYERS, encode, encode_msgpack, now_ms
-from games.rules.base import Game, InvalidInput, Result, Seat
+from games.rules.base import EVENTS, Game, IllegalMove, Result, Seat, kind
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,8 @@ WAITING, STARTING, PLAYING, OVER = "waiting", "starting", "playing", "over"
 # The engine ticks a quarter of its matches every quarter period, so a web process writes
 # four small bursts of frames per tick instead of one large one (docs/PERFORMANCE.md).
 TICK_SLOTS = 4
+EVENT_KEYFRAME_EVERY = 16  # an event-driven match's steps between two keyframes
+EARLY = 0.002  # seconds an alarm may ring before its deadline (clocks' rounding)
 
 
 class SeatGone(Exception):
@@ -47,6 +50,8 @@ class MatchRuntime:
         fill_after: float,
         grace: float = 20,
         created: float | None = None,
+        options: dict[str, Any] | None = None,
+        bot_think: float = 0.5,
     ):
         self.match_id = match_id
         self.fill_after = fill_after  # seconds a person waits before bots take free seats
@@ -72,14 +77,25 @@ class MatchRuntime:
         self.watchers: dict[str, float] = {}  # hub channel -> when we last heard from it
         self.spectator_hubs: set[str] = set()  # watchers with spectators of the match
         self.spectators = SpectatorStream(game, tick_rate, spectator_delay(game))
-        self.for_spectators: list[FrameEntry] = []  # this tick's, when not the players' frame
+        self.framing = Framing(game, match_id, self.spectators)
+        self.options = dict(options or {})
+        self.checks = callable(getattr(game, "check", None))
         self.inputs: list[tuple[int, Any]] = []
+        # Event-driven: frames are numbered by step, match time runs from `origin` (a wall
+        # clock second, so a deadline survives a takeover), and each step's frames wait in
+        # the outbox until the host sends them (`on_step` tells it).
+        self.events = kind(game) == EVENTS
+        self.seq = 0
+        self.origin = 0.0
+        self.outbox: list[FrameEntry] = []
+        self.on_step: Callable[[MatchRuntime], None] | None = None
+        self.alarm: Any = None  # the timer of its next deadline or bot move (engine host)
+        self.bot_think = bot_think  # seconds a bot to move waits before it moves
+        self.bot_due: float | None = None  # match time
         self.keyframe_due = True
         self.keyframe_above = -1  # a keyframe is due once the tick passes this (a takeover)
         self.token = 0  # the fencing token of our lease: every frame carries it
-        self.final: FrameEntry | None = (
-            None  # the last frame (with `over`), for a hub that missed it
-        )
+        self.final: list[FrameEntry] = []  # the last frames (`over`), for a hub that missed them
         spread = zlib.crc32(match_id.encode())
         self.keyframe_phase = spread % tick_rate  # keyframes spread across ticks
         self.slot = spread % TICK_SLOTS  # and matches across the tick period
@@ -100,17 +116,23 @@ class MatchRuntime:
         self.emptied_at = None
         if self.phase == PLAYING:
             self.game.join(self.state, seat)
+            self._stepped()
         return previous if previous not in (None, connection) else None
 
-    def spectator_keyframe(self) -> tuple[int, str, bytes] | None:
-        """The match as a spectator who just joined sees it (None: wait for the next)."""
-        if not self.spectators.distinct:
-            return self.joiner_keyframe()
-        return self.spectators.keyframe(self.state)
+    @property
+    def tick(self) -> int:
+        """The newest frame's number: the rules' tick, or an event-driven match's step."""
+        return self.seq if self.events else self.state.tick
+
+    def now(self) -> float:
+        """Match time: seconds since an event-driven match started."""
+        return time.time() - self.origin
 
     def stop(self, reason: str) -> None:
-        """Staff ended the match: its next tick is its last, with `reason` in the result."""
+        """Staff ended the match: its next tick (or at once, its next step) is its last,
+        with `reason` in the result."""
         self.game.stop(self.state, reason)
+        self._stepped()
 
     def remove(self, seat: int, to_bot: bool) -> Connection | None:
         """Staff removed the seat's person for good: a bot plays the seat on, or the rules'
@@ -123,17 +145,17 @@ class MatchRuntime:
             self.game.drop(self.state, seat)  # shown without a person, like any absent seat
         else:
             self.game.leave(self.state, seat)
+        self._stepped()
         return connection
 
-    def joiner_keyframe(self) -> tuple[int, str, bytes] | None:
-        """A keyframe of the state as it is, for one (re)connecting socket alone: the other
-        sockets keep their deltas (a reconnect loop must not cost the whole match keyframes).
-        None while there is no state yet (waiting: the first frame is a keyframe anyway)."""
+    def joiner_keyframe(self, seat: int | None = None) -> tuple[int, str, bytes] | None:
+        """A keyframe of the state as it is, for one (re)connecting socket alone (the seat's
+        own view; None: a spectator's): the other sockets keep their deltas (a reconnect loop
+        must not cost the whole match keyframes). None while there is no state yet (waiting:
+        the first frame is a keyframe anyway)."""
         if self.state is None:
             return None
-        body = {"type": "frame", "tick": self.state.tick, "sent": now_ms(), "key": True,
-                "state": self.game.keyframe(self.state)}  # fmt: skip
-        return self.state.tick, encode(body), encode_msgpack(body)
+        return self.framing.keyframe(self.state, self.tick, seat, self._extra())
 
     def disconnect(self, seat: int, connection: Connection, now: float) -> None:
         """A socket is gone; while playing, its seat waits `grace` seconds for a reconnect."""
@@ -143,6 +165,7 @@ class MatchRuntime:
         if self.phase == PLAYING:
             self.absent[seat] = now
             self.game.drop(self.state, seat)
+            self._stepped()
         elif not self.connections:
             self.emptied_at = now  # everyone left the waiting room
 
@@ -154,6 +177,7 @@ class MatchRuntime:
             self.left.add(seat)
             if self.phase == PLAYING:
                 self.game.leave(self.state, seat)
+                self._stepped()
         return gone
 
     def lobby(self, now: float) -> dict[str, Any] | None:
@@ -213,13 +237,24 @@ class MatchRuntime:
                 refused.append((connection, False))
             else:
                 self.connect(seat, connection, self.names.get(seat, ""))
-                self.keyframe_due = True  # rare (a join lost in an outage): one for everyone
+                self.keyframe_now()  # rare (a join lost in an outage): one for everyone
         return refused
 
     def resume_above(self, tick: int) -> None:
         """A hub's sockets already have `tick` (from a previous owner): they get nothing
-        until a keyframe past it, so send one as soon as we are there."""
-        self.keyframe_above = max(self.keyframe_above, tick)
+        until a keyframe past it, so send one as soon as we are there (an event-driven match
+        numbers its next step past it and sends that keyframe at once)."""
+        if not self.events:
+            self.keyframe_above = max(self.keyframe_above, tick)
+            return
+        self.seq = max(self.seq, tick)
+        self.keyframe_now()
+
+    def keyframe_now(self) -> None:
+        """An event-driven match sends a keyframe now (it was taken over, or a hub lost
+        frames) instead of at its next step, which may be a long turn away."""
+        self.keyframe_due = True
+        self._stepped()
 
     @property
     def connected_seats(self) -> int:
@@ -243,7 +278,8 @@ class MatchRuntime:
 
     def start(self, roster: list[Seat]) -> None:
         self.roster = roster
-        self.state = self.game.new_state(seed=self.seed, seats=roster)
+        self.state = self.game.new_state(seed=self.seed, seats=roster, options=self.options)
+        self.origin = time.time()
         now = time.monotonic()
         for seat in roster:
             if seat.index in self.connections:
@@ -251,74 +287,131 @@ class MatchRuntime:
             elif not seat.bot:
                 self.absent[seat.index] = now  # joined, then dropped while it waited
         self.phase = PLAYING
-        self.keyframe_due = True
+        self.keyframe_now()  # a ticking match sends it with its first tick
 
-    # Inputs
-    def add_input(self, seat: int, data: Any) -> None:
-        """Queue a person's input for the next tick; a bad one is dropped (the socket saw it)."""
+    # Inputs and moves
+    def add_input(self, seat: int, move: Any) -> str | None:
+        """A person's move (parsed by the web process): queued for the next tick, or, in an
+        event-driven match, applied now. Returns the game's reason when it refuses it."""
         if self.phase != PLAYING or seat >= len(self.roster) or self.roster[seat].bot:
-            return
-        if seat in self.left:
-            return  # a message still in flight from a socket whose seat is gone
-        try:
-            self.inputs.append((seat, self.game.parse_input(data)))
-        except InvalidInput as error:
-            log.debug("match %s seat %s: dropped input: %s", self.match_id, seat, error)
-
-    # The tick
-    def step(self) -> FrameEntry | None:
-        if self.phase != PLAYING:
             return None
+        if seat in self.left:
+            return None  # a message still in flight from a socket whose seat is gone
+        try:
+            if self.events:
+                self.game.move(self.state, seat, move, self.now())
+            elif self.checks:
+                self.game.check(self.state, seat, move)
+        except IllegalMove as refusal:
+            return str(refusal) or "that move is not allowed now"
+        if self.events:
+            self._stepped()
+        else:
+            self.inputs.append((seat, move))
+        return None
+
+    def _bot_seats(self) -> list[int]:
+        """Seats a bot moves for: bots', and an absent person's where the game says so."""
         absent = self.absent if self.game.bot_plays_absent else ()
+        if not self.events:
+            return [seat.index for seat in self.roster if seat.bot or seat.index in absent]
+        return [s for s in self.game.to_move(self.state) if self.roster[s].bot or s in absent]
+
+    # The tick (ticking games)
+    def step(self) -> list[FrameEntry]:
+        """One tick's frames (none unless playing)."""
+        if self.phase != PLAYING:
+            return []
         inputs = [
-            (seat.index, move)
-            for seat in self.roster
-            if (seat.bot or seat.index in absent)
-            and (move := self.game.bot_input(self.state, seat.index)) is not None
+            (seat, move)
+            for seat in self._bot_seats()
+            if (move := self.game.bot_input(self.state, seat)) is not None
         ]
         inputs.extend(self.inputs)
         self.inputs = []
         self.game.tick(self.state, inputs)
-        over = self.game.is_over(self.state)
-        return self._frame(over)
+        return self._frames(self.game.is_over(self.state))
 
-    def _frame(self, over: bool) -> FrameEntry:
-        """The tick's frame, encoded once per sub-protocol, with our fencing token; after the
-        last one, `over` is the final message."""
-        keyframe = self.state.tick % self.tick_rate == self.keyframe_phase
-        resumed = self.keyframe_above >= 0 and self.state.tick > self.keyframe_above
-        key = over or self.keyframe_due or keyframe or resumed
+    # Steps (event-driven games): the host rings `wake` at `next_wake`
+    def _stepped(self) -> None:
+        """The state of an event-driven match changed: its frames go out now."""
+        if not self.events or self.phase != PLAYING:
+            return
+        self.seq += 1
+        self.bot_due = None  # a bot that is (still) to move thinks from here
+        self.outbox.extend(self._frames(self.game.is_over(self.state)))
+        if self.on_step is not None:
+            self.on_step(self)
+
+    def _deadline(self) -> float | None:
+        """The game's next deadline; none while a seat to move is away within the grace
+        where the game's clock waits for it (its return, or its leave, is the next step)."""
+        deadline = self.game.deadline(self.state)
+        if (
+            deadline is not None
+            and self.game.clock_waits_for_grace
+            and any(seat in self.absent for seat in self.game.to_move(self.state))
+        ):
+            return None
+        return deadline
+
+    def next_wake(self) -> float | None:
+        """Seconds until the match next needs the engine: a deadline or a bot's move."""
+        if not self.events or self.phase != PLAYING:
+            return None
+        now = self.now()
+        due = [] if (deadline := self._deadline()) is None else [deadline]
+        if self._bot_seats():
+            if self.bot_due is None:
+                self.bot_due = now + self.bot_think
+            due.append(self.bot_due)
+        return max(0.0, min(due) - now) if due else None
+
+    def wake(self) -> None:
+        """The alarm rang: bots to move move, and a deadline that has come expires."""
+        now = self.now()
+        if self.phase == PLAYING and self.bot_due is not None and now >= self.bot_due - EARLY:
+            for seat in self._bot_seats():
+                move = self.game.bot_input(self.state, seat)
+                if move is None or self.phase != PLAYING:
+                    continue
+                try:
+                    self.game.move(self.state, seat, move, now)
+                except IllegalMove as refusal:
+                    log.warning("match %s: the bot of seat %s made an illegal move: %s",
+                                self.match_id, seat, refusal)  # fmt: skip
+                    continue
+                self._stepped()
+            self.bot_due = None  # none moved (no move to make): ask again a think later
+        deadline = self._deadline() if self.phase == PLAYING else None
+        if deadline is not None and now >= deadline - EARLY:
+            self.game.expire(self.state, max(now, deadline))
+            self._stepped()
+
+    def _extra(self) -> dict[str, Any]:
+        """What an event-driven match's frames carry besides the view: the match time, so a
+        client counts a deadline down without trusting its own clock."""
+        return {"now": round(self.now(), 3)} if self.events else {}
+
+    def _frames(self, over: bool) -> list[FrameEntry]:
+        """The step's frames, each view encoded once per sub-protocol, with our fencing
+        token; after the last one, `over` is the final message."""
+        tick = self.tick
+        if self.events:
+            periodic = tick % EVENT_KEYFRAME_EVERY == 0
+        else:
+            periodic = tick % self.tick_rate == self.keyframe_phase
+        resumed = self.keyframe_above >= 0 and tick > self.keyframe_above
+        key = over or self.keyframe_due or periodic or resumed
         self.keyframe_due = False
         if resumed:
             self.keyframe_above = -1
-        body: dict[str, Any] = {"type": "frame", "tick": self.state.tick, "sent": now_ms()}
-        if key:
-            body["key"] = True
-            body["state"] = self.game.keyframe(self.state)
-        else:
-            body["key"] = False
-            body["delta"] = self.game.delta(self.state)
-        over_text = over_binary = None
         if over:
             self.phase = OVER
             self.result = self.game.result(self.state)
-            final = {"type": "over", "result": self.result.to_json()}
-            over_text, over_binary = encode(final), encode_msgpack(final)
-        distinct = self.spectators.distinct
-        frame = FrameEntry(
-            match=self.match_id,
-            token=self.token,
-            tick=self.state.tick,
-            key=key,
-            text=encode(body),
-            binary=encode_msgpack(body),
-            over=over_text,
-            over_binary=over_binary,
-            view=VIEW_PLAYERS if distinct else VIEW_ALL,
-        )
-        if distinct:
-            self.for_spectators = self.spectators.push(self.state, frame)
-        return frame
+        return self.framing.frames(self.state, tick=tick, key=key, token=self.token,
+                                   seats=self.seats, result=self.result if over else None,
+                                   extra=self._extra())  # fmt: skip
 
     # Checkpoints
     def dump(self) -> dict[str, Any]:
@@ -327,6 +420,8 @@ class MatchRuntime:
             "roster": [[s.index, s.name, s.bot] for s in self.roster],
             "state": self.game.dump(self.state) if self.state is not None else None,
             "left": sorted(self.left),
+            "seq": self.seq,
+            "origin": self.origin,
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -337,6 +432,7 @@ class MatchRuntime:
             if self.phase == OVER:
                 self.result = self.game.result(self.state)
         self.left = set(data.get("left", ()))
+        self.seq, self.origin = data.get("seq", 0), data.get("origin", 0.0)
         if self.phase == PLAYING:
             # Until the web processes re-register their sockets (within a second or so), every
             # person is absent; one whose socket is gone too gets a full grace period.

@@ -88,7 +88,7 @@ class Seating:
                     await self.refuse(message.hub, match_id)
                 continue
             if message.hub not in runtime.watchers:
-                runtime.keyframe_due = True  # new to us, or given up as dead and back
+                runtime.keyframe_now()  # new to us, or given up as dead and back
             runtime.watchers[message.hub] = now
             if match_id in message.spectating:
                 runtime.spectator_hubs.add(message.hub)
@@ -101,9 +101,9 @@ class Seating:
                 else:
                     await self.kick(match_id, connection, protocol.CLOSE_REPLACED, "replaced",
                                     "this seat is played from another connection")  # fmt: skip
-            if runtime.phase == OVER and runtime.final is not None:
+            if runtime.phase == OVER and runtime.final:
                 # Its sockets are still open: the hub missed the last frame (Redis was away).
-                final = bus.HubFrames(frames=[runtime.final])
+                final = bus.HubFrames(frames=runtime.final)
                 await self.host.layer.send(message.hub, bus.pack(final))
 
     async def engine_unwatch(self, message: bus.EngineUnwatch) -> None:
@@ -124,7 +124,7 @@ class Seating:
         runtime.watchers.setdefault(message.hub, time.monotonic())
         # The state of the last tick, as every other socket had it: the join itself (the
         # seat shown connected) reaches everyone, this socket too, in the next delta.
-        keyframe = runtime.joiner_keyframe()
+        keyframe = runtime.joiner_keyframe(message.seat)
         try:
             replaced = runtime.connect(message.seat, connection, message.name)
         except SeatGone:
@@ -156,7 +156,7 @@ class Seating:
             return
         runtime.watchers.setdefault(message.hub, time.monotonic())
         runtime.spectator_hubs.add(message.hub)
-        keyframe = runtime.spectator_keyframe()
+        keyframe = runtime.joiner_keyframe(None)
         if keyframe is not None:
             tick, text, binary = keyframe
             alone = bus.HubKeyframe(match=message.match, socket=message.socket,
@@ -175,10 +175,20 @@ class Seating:
                 await self.host.waiting_room(runtime, time.monotonic())
 
     async def engine_inputs(self, message: bus.EngineInputs) -> None:
+        """Each move to its match; a refused one's reason goes back to its mover alone."""
+        refusals = []
         for item in message.items:
             runtime = self.host.runtimes.get(item.match)
-            if runtime is not None:
-                runtime.add_input(item.seat, item.data)
+            if runtime is None:
+                continue
+            reason = runtime.add_input(item.seat, item.data)
+            connection = runtime.connections.get(item.seat)
+            if reason is not None and connection is not None:
+                refused = bus.HubRefused(match=item.match, socket=item.socket or connection.socket,
+                                         code="illegal_move", message=reason)  # fmt: skip
+                refusals.append((connection.hub, refused))
+        if refusals:
+            await self.host.send_all(refusals)
 
     async def engine_released(self, message: bus.EngineReleased) -> None:
         if message.engine != self.host.channel and not self.host.stopping:

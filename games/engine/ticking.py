@@ -11,6 +11,7 @@ from games import bus, metrics
 from games.engine.clock import TickClock
 from games.engine.ownership import PAUSE_SECONDS
 from games.engine.runtime import OVER, TICK_SLOTS, MatchRuntime
+from games.protocol import VIEW_SPECTATORS
 from games.supervise import supervise
 
 if TYPE_CHECKING:
@@ -65,30 +66,31 @@ class Ticking:
         checkpoint_every = host.config["CHECKPOINT_EVERY"]
         due: list[MatchRuntime] = []
         for runtime in list(self.buckets[(rate, slot)].values()):
-            frame = runtime.step()
-            if frame is None:
+            frames = runtime.step()
+            if not frames:
                 continue
-            if runtime.for_spectators:  # before the frame: it may be the last, with `over`
-                for hub in runtime.spectator_hubs:
-                    if hub in runtime.watchers:
-                        batches[hub].extend(runtime.for_spectators)
-                runtime.for_spectators = []
-            for hub in runtime.watchers:
-                batches[hub].append(frame)
+            if len(frames) == 1:  # one view for everyone: the usual case
+                for hub in runtime.watchers:
+                    batches[hub].append(frames[0])
+            else:  # spectators' first (the last frame may carry `over`), for their hubs only
+                players = [f for f in frames if f.view != VIEW_SPECTATORS]
+                for hub in runtime.watchers:
+                    batches[hub].extend(frames if hub in runtime.spectator_hubs else players)
             if runtime.phase == OVER:
-                runtime.final = frame  # sent again to a hub that missed it (Redis away)
+                runtime.final = frames  # sent again to a hub that missed them (Redis away)
                 self.remove(runtime.match_id)
                 host.spawn(host.finish(runtime))
-            elif frame.tick % checkpoint_every == runtime.keyframe_phase % checkpoint_every:
+            elif runtime.tick % checkpoint_every == runtime.keyframe_phase % checkpoint_every:
                 due.append(runtime)
         work = time.perf_counter() - started
         if batches:
             await host.send_all([(hub, bus.HubFrames(frames=f)) for hub, f in batches.items()])
         if due:
-            host.spawn(self._checkpoint(due))
+            host.spawn(self.save(due))
         return work
 
-    async def _checkpoint(self, due: list[MatchRuntime]) -> None:
+    async def save(self, due: list[MatchRuntime]) -> None:
+        """Checkpoint these matches in one round trip, counted in the metrics."""
         try:
             saved = await self.host.checkpoint(*due)
         except Exception:

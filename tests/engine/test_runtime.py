@@ -156,7 +156,7 @@ def test_staff_ending_a_match_makes_its_next_tick_the_last_with_the_staff_reason
         match.step()
     before = match.state.tick
     match.stop("ended by staff: cheating reported")
-    frame = match.step()
+    (frame,) = match.step()
     assert frame.tick == before + 1, "the last frame is a new tick, so hubs do not drop it"
     assert frame.over is not None and match.phase == "over"
     result = json.loads(frame.over)["result"]
@@ -171,7 +171,7 @@ def test_staff_ending_survives_a_checkpoint():
     match.stop("ended by staff")
     copy = runtime("bench")
     copy.restore(json.loads(json.dumps(match.dump())))
-    frame = copy.step()
+    (frame,) = copy.step()
     assert frame.over is not None
     assert json.loads(frame.over)["result"]["reason"] == "ended by staff"
 
