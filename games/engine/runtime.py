@@ -11,17 +11,17 @@ from typing import Any
 
 from games.bus import FrameEntry
 from games.engine.framing import Framing
+from games.engine.phases import OVER, PLAYING, STARTING, WAITING
 from games.engine.spectators import SpectatorStream, spectator_delay
+from games.engine.steps import EventSteps
 from games.rules.base import EVENTS, Game, IllegalMove, Result, Seat, kind
 
 log = logging.getLogger(__name__)
 
-WAITING, STARTING, PLAYING, OVER = "waiting", "starting", "playing", "over"
 # The engine ticks a quarter of its matches every quarter period, so a web process writes
 # four small bursts of frames per tick instead of one large one (docs/PERFORMANCE.md).
 TICK_SLOTS = 4
 EVENT_KEYFRAME_EVERY = 16  # an event-driven match's steps between two keyframes
-EARLY = 0.002  # seconds an alarm may ring before its deadline (clocks' rounding)
 
 
 class SeatGone(Exception):
@@ -36,7 +36,7 @@ class Connection:
     socket: str
 
 
-class MatchRuntime:
+class MatchRuntime(EventSteps):
     """Game-agnostic: the rules decide what a tick does, this decides when and for whom."""
 
     def __init__(
@@ -123,10 +123,6 @@ class MatchRuntime:
     def tick(self) -> int:
         """The newest frame's number: the rules' tick, or an event-driven match's step."""
         return self.seq if self.events else self.state.tick
-
-    def now(self) -> float:
-        """Match time: seconds since an event-driven match started."""
-        return time.time() - self.origin
 
     def stop(self, reason: str) -> None:
         """Staff ended the match: its next tick (or at once, its next step) is its last,
@@ -250,12 +246,6 @@ class MatchRuntime:
         self.seq = max(self.seq, tick)
         self.keyframe_now()
 
-    def keyframe_now(self) -> None:
-        """An event-driven match sends a keyframe now (it was taken over, or a hub lost
-        frames) instead of at its next step, which may be a long turn away."""
-        self.keyframe_due = True
-        self._stepped()
-
     @property
     def connected_seats(self) -> int:
         return len(self.connections)
@@ -331,67 +321,6 @@ class MatchRuntime:
         self.inputs = []
         self.game.tick(self.state, inputs)
         return self._frames(self.game.is_over(self.state))
-
-    # Steps (event-driven games): the host rings `wake` at `next_wake`
-    def _stepped(self) -> None:
-        """The state of an event-driven match changed: its frames go out now."""
-        if not self.events or self.phase != PLAYING:
-            return
-        self.seq += 1
-        self.bot_due = None  # a bot that is (still) to move thinks from here
-        self.outbox.extend(self._frames(self.game.is_over(self.state)))
-        if self.on_step is not None:
-            self.on_step(self)
-
-    def _deadline(self) -> float | None:
-        """The game's next deadline; none while a seat to move is away within the grace
-        where the game's clock waits for it (its return, or its leave, is the next step)."""
-        deadline = self.game.deadline(self.state)
-        if (
-            deadline is not None
-            and self.game.clock_waits_for_grace
-            and any(seat in self.absent for seat in self.game.to_move(self.state))
-        ):
-            return None
-        return deadline
-
-    def next_wake(self) -> float | None:
-        """Seconds until the match next needs the engine: a deadline or a bot's move."""
-        if not self.events or self.phase != PLAYING:
-            return None
-        now = self.now()
-        due = [] if (deadline := self._deadline()) is None else [deadline]
-        if self._bot_seats():
-            if self.bot_due is None:
-                self.bot_due = now + self.bot_think
-            due.append(self.bot_due)
-        return max(0.0, min(due) - now) if due else None
-
-    def wake(self) -> None:
-        """The alarm rang: bots to move move, and a deadline that has come expires."""
-        now = self.now()
-        if self.phase == PLAYING and self.bot_due is not None and now >= self.bot_due - EARLY:
-            for seat in self._bot_seats():
-                move = self.game.bot_input(self.state, seat)
-                if move is None or self.phase != PLAYING:
-                    continue
-                try:
-                    self.game.move(self.state, seat, move, now)
-                except IllegalMove as refusal:
-                    log.warning("match %s: the bot of seat %s made an illegal move: %s",
-                                self.match_id, seat, refusal)  # fmt: skip
-                    continue
-                self._stepped()
-            self.bot_due = None  # none moved (no move to make): ask again a think later
-        deadline = self._deadline() if self.phase == PLAYING else None
-        if deadline is not None and now >= deadline - EARLY:
-            self.game.expire(self.state, max(now, deadline))
-            self._stepped()
-
-    def _extra(self) -> dict[str, Any]:
-        """What an event-driven match's frames carry besides the view: the match time, so a
-        client counts a deadline down without trusting its own clock."""
-        return {"now": round(self.now(), 3)} if self.events else {}
 
     def _frames(self, over: bool) -> list[FrameEntry]:
         """The step's frames, each view encoded once per sub-protocol, with our fencing
