@@ -14,14 +14,17 @@ import msgspec
 import websockets
 
 from games.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, TICKET_PREFIX
-from games.rules.lightcycles import apply_delta
+from games.rules.lightcycles import apply_delta as lightcycles_delta
 
 PERPENDICULAR = {"up": "left", "down": "right", "left": "down", "right": "up"}
 ACK_EVERY = 0.25  # seconds
 
 
 class Player:
-    def __init__(self, ws_url: str, seat_answer: dict[str, Any], origin: str, binary: bool = False):
+    def __init__(self, ws_url: str, seat_answer: dict[str, Any], origin: str, binary: bool = False,
+                 apply_delta: Any = lightcycles_delta):  # fmt: skip
+        self.apply_delta = apply_delta  # the game's, as its browser client mirrors it
+        self.tick = -1  # the newest frame's
         self.subprotocol = SUBPROTOCOL_MSGPACK if binary else SUBPROTOCOL_JSON
         self.url = ws_url
         self.ticket = seat_answer["ticket"]
@@ -61,7 +64,7 @@ class Player:
         while True:
             await asyncio.sleep(ACK_EVERY)
             if self.acking and self.model and time.monotonic() - self.acked_at >= ACK_EVERY:
-                await self._ack(self.model["tick"])
+                await self._ack(self.tick)
 
     async def _read(self) -> None:
         try:
@@ -79,8 +82,10 @@ class Player:
                     self.frames.append((time.monotonic(), message))
                     if message["key"]:
                         self.model = copy.deepcopy(message["state"])
+                        self.tick = message["tick"]
                     elif self.model is not None:
-                        apply_delta(self.model, message["delta"])
+                        self.apply_delta(self.model, message["delta"])
+                        self.tick = message["tick"]
                     if self.acking and time.monotonic() - self.acked_at >= ACK_EVERY:
                         await self._ack(message["tick"])
                 elif kind == "over":
@@ -96,8 +101,7 @@ class Player:
             await self.send({"type": "ack", "ack": tick})
 
     async def send_input(self, data: dict[str, Any]) -> None:
-        tick = self.model["tick"] if self.model else -1
-        await self.send({"type": "input", "ack": tick, "data": data})
+        await self.send({"type": "input", "ack": self.tick if self.model else -1, "data": data})
 
     async def send(self, message: dict[str, Any]) -> None:
         if "ack" in message:

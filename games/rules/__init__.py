@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from games.rules.base import Game
+from games.rules.battleship import Battleship
 from games.rules.bench import BenchArena
 from games.rules.lightcycles import LightCycles
 
-GAMES: dict[str, Game] = {game.name: game for game in (LightCycles(), BenchArena())}
+GAMES: dict[str, Game] = {game.name: game for game in (LightCycles(), Battleship(), BenchArena())}
 
 
 def get_game(name: str) -> Game:

@@ -38,22 +38,22 @@ import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from games.rules import base
-from games.rules.base import JSON, IllegalMove, InvalidInput, Option, Result, Seat, Standing
-from games.rules.battleship.board import DIRECTIONS, FLEET, Ship, fleet_problem, on_board
-from games.rules.battleship.board import random_fleet, ship_cells
+from games.rules.base import EVENTS, IllegalMove, InvalidInput, Option, Result, Seat, Standing
+from games.rules.battleship.board import FLEET, Ship, fleet_problem, random_fleet, ship_cells
 from games.rules.battleship.bot import bot_placement, bot_target
 
 PLACING, FIRING, OVER = "placing", "firing", "over"
 FLEET_SUNK, OUT_OF_TIME, OPPONENT_LEFT = "fleet sunk", "out of time", "opponent left"
 MAX_TIMEOUTS = 3  # turns in a row a seat may let run out; the third forfeits
 COORDINATE_LIMIT = 31  # parse_input's bound: above any board, so move() names the real one
+COORDINATES = f"x and y whole numbers 0 to {COORDINATE_LIMIT}"
 OPTIONS = (
     Option("size", "Board size", 10, 8, 12),
     Option("turn_seconds", "Seconds per turn", 30, 5, 120),
     Option("placement_seconds", "Seconds to place ships", 60, 10, 180),
 )
 PLAYER_VIEW = ("seat", "name", "bot", "connected", "hits", "timeouts")  # and "ready"
+View = dict[str, Any]  # a keyframe, a delta or a move: JSON objects
 MOVE_EXAMPLES = '{"fire": [3, 4]} or {"place": [[0, 0, "h"], [0, 2, "v"], ...]}'
 
 
@@ -86,7 +86,7 @@ class BattleshipState:
     changes: dict[str, Any] = field(default_factory=dict)  # what the last step changed
 
 
-def apply_delta(model: JSON, delta: JSON) -> JSON:
+def apply_delta(model: View, delta: View) -> View:
     """Apply one step's delta to the keyframe-shaped model of the step before; returns it."""
     for key in ("phase", "turn", "deadline", "winner", "reason"):
         if key in delta:
@@ -116,7 +116,7 @@ class Battleship:
     name: ClassVar[str] = "battleship"
     title: ClassVar[str] = "Battleship"
     listed: ClassVar[bool] = True
-    kind: ClassVar[str] = base.EVENTS
+    kind: ClassVar[str] = EVENTS
     tick_rate: ClassVar[int] = 1
     min_seats: ClassVar[int] = 2
     max_seats: ClassVar[int] = 2
@@ -141,36 +141,34 @@ class Battleship:
         state.deadline = chosen["placement_seconds"]
         return state
 
-    def parse_input(self, data: JSON) -> JSON:
+    def parse_input(self, data: Any) -> View:
         """The move with its shape checked, as fresh lists; what the state allows is move()'s."""
-        if not (isinstance(data, dict) and len(data) == 1 and data.keys() <= {"place", "fire"}):
-            raise InvalidInput(
-                f'a move is an object with one field, "place" or "fire", like {MOVE_EXAMPLES}; '
-                f"got {_shown(data)}"
-            )
+        _require(
+            isinstance(data, dict) and len(data) == 1 and data.keys() <= {"place", "fire"},
+            f'a move is an object with one field, "place" or "fire", like {MOVE_EXAMPLES}',
+            data,
+        )
         if "fire" in data:
-            if not _is_cell(data["fire"]):
-                raise InvalidInput(
-                    f'"fire" must be [x, y], whole numbers 0 to {COORDINATE_LIMIT}, like [3, 4]; '
-                    f"got {_shown(data['fire'])}"
-                )
-            return {"fire": data["fire"][:]}
-        placement = data["place"]
-        if not (isinstance(placement, list) and len(placement) == len(FLEET)):
-            raise InvalidInput(
-                f'"place" must list {len(FLEET)} ships [x, y, "h" or "v"], one for each length '
-                f"{', '.join(map(str, FLEET))} in that order; got {_shown(placement)}"
-            )
+            cell = data["fire"]
+            _require(_is_cell(cell), f'"fire" must be [x, y], {COORDINATES}, like [3, 4]', cell)
+            return {"fire": cell[:]}
+        placement, lengths = data["place"], ", ".join(map(str, FLEET))
+        _require(
+            isinstance(placement, list) and len(placement) == len(FLEET),
+            f'"place" must list {len(FLEET)} ships [x, y, "h" or "v"], one for each length '
+            f"{lengths} in that order",
+            placement,
+        )
         for number, ship in enumerate(placement, start=1):
-            if not (isinstance(ship, list) and len(ship) == 3 and _is_cell(ship[:2])
-                    and ship[2] in DIRECTIONS):  # fmt: skip
-                raise InvalidInput(
-                    f'"place" ship {number} must be [x, y, "h" or "v"], x and y whole numbers '
-                    f'0 to {COORDINATE_LIMIT}, like [0, 0, "h"]; got {_shown(ship)}'
-                )
+            well_formed = isinstance(ship, list) and len(ship) == 3 and _is_cell(ship[:2])
+            _require(
+                well_formed and ship[2] in ("h", "v"),
+                f'"place" ship {number} must be [x, y, "h" or "v"], {COORDINATES}',
+                ship,
+            )
         return {"place": [ship[:] for ship in placement]}
 
-    def move(self, state: BattleshipState, seat: int, move: JSON, now: float) -> None:
+    def move(self, state: BattleshipState, seat: int, move: View, now: float) -> None:
         if "place" in move:
             fleet = _check_placement(state, seat, move["place"])
             state.changes = {}
@@ -207,7 +205,7 @@ class Battleship:
             return tuple(player.seat for player in state.players if not player.ships)
         return (state.turn,) if state.phase == FIRING else ()
 
-    def bot_input(self, state: BattleshipState, seat: int) -> JSON | None:
+    def bot_input(self, state: BattleshipState, seat: int) -> View | None:
         """A random fleet while placing, then hunt and target (bot.py); never an illegal move."""
         player = state.players[seat]
         if state.phase == PLACING and not player.ships:
@@ -249,30 +247,31 @@ class Battleship:
         standings = tuple(Standing(seat, hits, place) for place, seat, hits in placed)
         return Result(standings, state.winner, state.reason)
 
-    def seat_keyframe(self, state: BattleshipState, seat: int) -> JSON:
+    def seat_keyframe(self, state: BattleshipState, seat: int) -> View:
         return _keyframe(state, seat)
 
-    def seat_delta(self, state: BattleshipState, seat: int) -> JSON:
+    def seat_delta(self, state: BattleshipState, seat: int) -> View:
         delta = copy.deepcopy(state.changes)
         if seat in delta.get("ready", ()):
             delta["ships"] = [ship[:] for ship in state.players[seat].ships]
         return delta
 
-    def spectator_keyframe(self, state: BattleshipState) -> JSON:
+    def spectator_keyframe(self, state: BattleshipState) -> View:
         return _keyframe(state, None)
 
-    def spectator_delta(self, state: BattleshipState) -> JSON:
+    def spectator_delta(self, state: BattleshipState) -> View:
         return copy.deepcopy(state.changes)
 
-    def dump(self, state: BattleshipState) -> JSON:
-        """Every field of the state; the generator's as lists, players as objects."""
-        data = {f.name: copy.deepcopy(getattr(state, f.name)) for f in fields(state)}
+    def dump(self, state: BattleshipState) -> View:
+        """Every field of the state: the generator's as lists, players as objects."""
+        data = {f.name: getattr(state, f.name) for f in fields(state)}
         version, internal, gauss = state.rng.getstate()
         data["rng"] = [version, list(internal), gauss]
         data["players"] = [asdict(player) for player in state.players]  # asdict copies lists
+        data["changes"] = copy.deepcopy(state.changes)
         return data
 
-    def load(self, data: JSON) -> BattleshipState:
+    def load(self, data: Any) -> BattleshipState:
         data = copy.deepcopy(data)  # a checkpoint may be shared; never alias its lists
         version, internal, gauss = data.pop("rng")
         rng = random.Random()
@@ -282,15 +281,14 @@ class Battleship:
 
 
 def _is_cell(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(type(c) is int and 0 <= c <= COORDINATE_LIMIT for c in value)
-    )
+    if not (isinstance(value, list) and len(value) == 2):
+        return False
+    return all(type(c) is int and 0 <= c <= COORDINATE_LIMIT for c in value)
 
 
-def _shown(value: Any) -> str:
-    return repr(value)[:40]
+def _require(ok: bool, message: str, given: Any) -> None:
+    if not ok:
+        raise InvalidInput(f"{message}; got {repr(given)[:40]}")
 
 
 def _check_placement(state: BattleshipState, seat: int, placement: list[list[Any]]) -> list[Ship]:
@@ -313,7 +311,7 @@ def _check_shot(state: BattleshipState, seat: int, x: int, y: int) -> None:
         raise IllegalMove("ships are still being placed")
     if seat != state.turn:
         raise IllegalMove("it is not your turn")
-    if not on_board(x, y, state.size):
+    if not (0 <= x < state.size and 0 <= y < state.size):
         raise IllegalMove(f"({x}, {y}) is off the {state.size}×{state.size} board")
     if [x, y] in (shot[:2] for shot in state.players[seat].shots):
         raise IllegalMove(f"you already fired at ({x}, {y})")
@@ -326,14 +324,15 @@ def _place(state: BattleshipState, seat: int, fleet: list[Ship]) -> None:
 
 def _fire(state: BattleshipState, seat: int, x: int, y: int, now: float) -> None:
     shooter, target = state.players[seat], state.players[1 - seat]
-    struck = [i for i, ship in enumerate(target.ships) if (x, y) in ship_cells(ship)]
-    shooter.shots.append([x, y, bool(struck)])
-    state.changes["shot"] = [seat, x, y, bool(struck)]
-    _set_player(state, seat, timeouts=0, hits=shooter.hits + bool(struck))
+    struck = next((i for i, ship in enumerate(target.ships) if (x, y) in ship_cells(ship)), None)
+    hit = struck is not None
+    shooter.shots.append([x, y, hit])
+    state.changes["shot"] = [seat, x, y, hit]
+    _set_player(state, seat, timeouts=0, hits=shooter.hits + hit)
     fired = {(sx, sy) for sx, sy, _ in shooter.shots}
-    if struck and fired.issuperset(ship_cells(target.ships[struck[0]])):
-        target.sunk.append(struck[0])
-        state.changes["sunk"] = [target.seat, *target.ships[struck[0]]]
+    if hit and fired.issuperset(ship_cells(target.ships[struck])):
+        target.sunk.append(struck)
+        state.changes["sunk"] = [target.seat, *target.ships[struck]]
         if len(target.sunk) == len(FLEET):
             _finish(state, seat, FLEET_SUNK)
             return
@@ -364,7 +363,7 @@ def _sunk_ships(player: Player) -> list[Ship]:
     return [player.ships[i][:] for i in player.sunk]
 
 
-def _keyframe(state: BattleshipState, you: int | None) -> JSON:
+def _keyframe(state: BattleshipState, you: int | None) -> View:
     return {
         "phase": state.phase,
         "size": state.size,
