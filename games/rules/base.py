@@ -137,6 +137,11 @@ class Game(Protocol):
     # False: the seat gets no input, as if its person sat still.
     bot_plays_absent: ClassVar[bool]
 
+    @staticmethod
+    def apply_delta(model: JSON, delta: JSON) -> JSON:
+        """A view's keyframe-shaped model with one delta applied, in place: the reference a
+        browser client mirrors, and what the checklist (tests/rules/test_checklist.py) runs."""
+
     def new_state(self, *, seed: int, seats: list[Seat], options: dict[str, Any]) -> Any:
         """The state at the start of a match (match time 0), with every seat filled and the
         match's options (parse_options has checked them)."""

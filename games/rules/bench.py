@@ -57,6 +57,7 @@ def apply_delta(model: JSON, delta: JSON) -> JSON:
 
 
 class BenchArena:
+    apply_delta = staticmethod(apply_delta)  # the reference a client mirrors
     name: ClassVar[str] = "bench"
     title: ClassVar[str] = "Bench Arena"
     listed: ClassVar[bool] = False

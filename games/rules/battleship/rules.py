@@ -113,6 +113,7 @@ class Battleship:
     the deltas are read from, and a refused move raises before touching anything.
     """
 
+    apply_delta = staticmethod(apply_delta)  # the reference a client mirrors
     name: ClassVar[str] = "battleship"
     title: ClassVar[str] = "Battleship"
     listed: ClassVar[bool] = True
