@@ -3,11 +3,15 @@ processes (daphne or uvicorn), engine hosts; each logs to a file and is stopped 
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import os
+import shutil
 import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -114,6 +118,25 @@ class Process:
         self.log.close()
 
 
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT,
+                   check=True)  # fmt: skip
+
+
+def migrated_sqlite(env: dict[str, str]) -> Path:
+    """An SQLite database with every migration applied, made once per set of migrations and
+    copied for each stack: migrating takes ~2 s, a copy a millisecond."""
+    sources = sorted(ROOT.glob("*/migrations/*.py"))
+    django = importlib.metadata.version("django").encode()  # its own apps' migrations
+    digest = hashlib.sha256(b"".join([django, *(p.read_bytes() for p in sources)]))
+    template = Path(tempfile.gettempdir()) / f"gameserver-migrated-{digest.hexdigest()[:16]}.db"
+    if not template.exists():
+        building = template.with_suffix(f".{os.getpid()}.tmp")
+        migrate({**env, "DATABASE_URL": f"sqlite:///{building}"})
+        building.replace(template)  # whole or not at all, for a run beside this one
+    return template
+
+
 class Stack:
     """The processes of one test: each gets the same database, Redis and key prefix."""
 
@@ -138,12 +161,10 @@ class Stack:
         if redis_url:
             self.env["REDIS_URL"] = redis_url
         self.env.update(settings)
-        subprocess.run(
-            [PYTHON, "manage.py", "migrate", "--noinput", "-v0"],
-            env=self.env,
-            cwd=ROOT,
-            check=True,
-        )
+        if self.env["DATABASE_URL"] == f"sqlite:///{tmp / 'db.sqlite3'}":
+            shutil.copyfile(migrated_sqlite(self.env), tmp / "db.sqlite3")
+        else:
+            migrate(self.env)
 
     def web(self, name: str = "web", server: str = "daphne") -> str:
         """Start a web process on a free port; `server` is daphne or uvicorn (the Procfile's)."""
