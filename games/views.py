@@ -28,7 +28,8 @@ from games.tickets import ticket_issue
 MAX_BODY_BYTES = 4096
 RETRY_AFTER_SECONDS = 2
 STAFF_REFUSED = "staff accounts cannot play: use a guest in another browser"
-TYPE_NAMES = {str: "a string", bool: "true or false", int: "a whole number"}
+TYPE_NAMES = {str: "a string", bool: "true or false", int: "a whole number",
+              dict: "an object of option names to values"}  # fmt: skip
 
 log = logging.getLogger(__name__)
 

@@ -98,10 +98,26 @@ def test_playing_needs_a_name_first():
     assert response.status_code == 401 and response.json()["error"]["code"] == "no_player"
 
 
-def test_games_are_listed():
-    games = Client().get("/api/games").json()["games"]
-    assert [g["name"] for g in games] == ["lightcycles"]
-    assert games[0]["tick_rate"] == 20 and games[0]["min_seats"] == 2
+def test_games_are_listed_with_their_kind_bots_and_options():
+    games = {g["name"]: g for g in Client().get("/api/games").json()["games"]}
+    assert list(games) == ["lightcycles", "battleship"]  # Bench Arena is not listed
+    cycles, ships = games["lightcycles"], games["battleship"]
+    assert cycles["tick_rate"] == 20 and cycles["min_seats"] == 2 and cycles["options"] == []
+    assert cycles["kind"] == "ticking" and ships["kind"] == "events" and ships["bots"] is True
+    assert ships["options"][0] == {"name": "size", "label": "Board size", "default": 10,
+                                   "type": "int", "min": 8, "max": 12}  # fmt: skip
+
+
+def test_a_match_keeps_its_options_and_the_defaults_of_those_not_given():
+    created = post(player(), "/api/matches", {"game": "battleship", "private": True,
+                                              "options": {"turn_seconds": 15},
+                                              "bot_fill": False})  # fmt: skip
+    assert created.status_code == 201
+    match = created.json()["match"]
+    assert match["options"] == {"size": 10, "turn_seconds": 15, "placement_seconds": 60}
+    assert match["bot_fill"] is False and match["kind"] == "events"
+    stored = Match.objects.get(public_id=match["id"])
+    assert stored.options == match["options"] and stored.bot_fill is False
 
 
 def test_create_a_private_match_and_a_friend_joins_by_code():
@@ -160,12 +176,33 @@ def test_quickplay_fills_an_open_match_before_making_another():
         ({"game": "lightcycles", "seats": 9}, "bad_seats"),
         ({"game": "lightcycles", "seats": "4"}, "bad_seats"),
         ({"game": "lightcycles", "private": "yes"}, "bad_private"),
+        ({"game": "battleship", "options": {"size": 20}}, "bad_options"),
+        ({"game": "battleship", "options": {"size": "10"}}, "bad_options"),
+        ({"game": "battleship", "options": {"size": True}}, "bad_options"),
+        ({"game": "battleship", "options": {"colour": "red"}}, "bad_options"),
+        ({"game": "lightcycles", "options": {"size": 10}}, "bad_options"),
+        ({"game": "battleship", "options": [1]}, "bad_options"),
+        ({"game": "battleship", "bot_fill": "no"}, "bad_bot_fill"),
     ],
 )
 def test_bad_match_requests_are_refused(body, code):
     response = post(player(), "/api/matches", body)
     assert response.status_code == 400 and response.json()["error"]["code"] == code
     assert not Match.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"size": 20}, "option 'size' must be 8 to 12"),
+        ({"turn_seconds": 2.5}, "option 'turn_seconds' must be a whole number"),
+        ({"colour": "red"}, "unknown option(s) colour; battleship offers size, turn_seconds, "
+                            "placement_seconds"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_named_with_what_it_accepts(options, message):
+    response = post(player(), "/api/matches", {"game": "battleship", "options": options})
+    assert response.json()["error"]["message"] == message
 
 
 def test_unknown_match_and_code_are_404():
