@@ -73,8 +73,9 @@ export const session = () => get("/api/session");
 /** Create or rename the guest player of this session. */
 export const guest = (name) => post("/api/guest", { name });
 export const games = () => get("/api/games");
-/** Public matches of `game` still waiting for players. */
-export const openMatches = (game) => get("/api/matches?game=" + encodeURIComponent(game));
+/** Public matches still waiting for players (of `game`, if given). */
+export const openMatches = (game) =>
+  get("/api/matches" + (game ? "?game=" + encodeURIComponent(game) : ""));
 export const match = (id) => get("/api/matches/" + encodeURIComponent(id));
 /** Running public matches (of `game`, if given), each with its `spectators` count. */
 export const live = (game) => get("/api/live" + (game ? "?game=" + encodeURIComponent(game) : ""));
@@ -83,9 +84,12 @@ export const watch = (id, code) =>
   post(`/api/matches/${encodeURIComponent(id)}/watch`, code ? { code } : {});
 
 // Each of these answers {match, seat, ticket}.
-export function createMatch(game, isPrivate, seats) {
+/** settings: {seats?, options?, bot_fill?}, as matchform.js gives them; absent: not sent. */
+export function createMatch(game, isPrivate, settings = {}) {
   const body = { game, private: Boolean(isPrivate) };
-  if (seats) body.seats = seats;
+  for (const key of ["seats", "options", "bot_fill"]) {
+    if (settings[key] !== undefined) body[key] = settings[key];
+  }
   return post("/api/matches", body);
 }
 export const joinMatch = (id) => post(`/api/matches/${encodeURIComponent(id)}/join`);

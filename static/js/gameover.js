@@ -1,7 +1,6 @@
 // The panel shown when a match ends: who won, and everyone's placement and score.
 
-import { playerName } from "./model.js";
-import { seatColor } from "./render.js";
+import { playerName, seatColor } from "./players.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -1,7 +1,7 @@
-// The heads-up display beside the arena: connection numbers and the players.
+// The heads-up display beside the arena: connection numbers and the players. The players'
+// rows come from the game (its module's players(model), games/README.md): this draws them.
 
-import { isAway, playerName } from "./model.js";
-import { seatColor } from "./render.js";
+import { isAway, playerName, seatColor } from "./players.js";
 
 function setText(el, text) {
   // Called up to 20 times a second: touch the DOM only when something changed.
@@ -41,19 +41,21 @@ export class Hud {
     setText(this.watcherNames, names.length ? `Watching: ${names.join(", ")}${more}` : "");
   }
 
-  /** socket: GameSocket or null; model: the game model; seat: this player's seat. */
-  update(socket, model, seat) {
+  /** socket: GameSocket, WatchStream or null; screen: the MatchScreen on show, or null. */
+  update(socket, screen) {
     // No socket: between a drop and the reconnect the old numbers would be stale.
     setText(this.ping, !socket || socket.rtt === null ? "–" : `${Math.round(socket.rtt)} ms`);
     setText(this.fps, socket ? String(socket.fps) : "–");
-    if (model && model.ready) setText(this.tick, String(model.tick));
-    this._players(model && model.ready ? model.players.filter(Boolean) : [], seat);
+    if (screen && screen.ready) setText(this.tick, String(screen.model.tick));
+    this._players(screen ? screen.rows() : [], screen ? screen.seat : null);
   }
 
+  /** rows: [{seat, name, bot, connected, score, out, state}]; `out` is out of the game. */
   _players(players, seat) {
-    const key = JSON.stringify(
-      players.map((p) => [p.seat, p.name, p.score, p.alive, p.connected, p.bot]),
-    );
+    const key = JSON.stringify([
+      seat,
+      players.map((p) => [p.seat, p.name, p.score, p.out, p.state, p.connected, p.bot]),
+    ]);
     if (key === this._playersKey) return;
     this._playersKey = key;
     const items = players.map((p) => {
@@ -61,7 +63,7 @@ export class Hud {
       const li = document.createElement("li");
       li.className =
         "hud-player" +
-        (p.alive ? "" : " crashed") +
+        (p.out ? " out" : "") +
         (p.seat === seat ? " you" : "") +
         (away ? " away" : "");
       li.dataset.seat = p.seat;
@@ -73,10 +75,10 @@ export class Hud {
       name.textContent = playerName(p);
       if (p.seat === seat) name.append(badge("you", "badge"));
       if (p.bot) name.append(badge("bot", "badge bot"));
-      if (away) li.title = "Connection lost: their seat is held for a while, a bot steers it";
+      if (away) li.title = "Connection lost: their seat is held for them for a while";
       const state = document.createElement("span");
       state.className = "state";
-      state.textContent = !p.alive ? "crashed" : away ? "(away)" : "alive";
+      state.textContent = !p.out && away ? "(away)" : p.state || "";
       const score = document.createElement("span");
       score.className = "score";
       score.textContent = String(p.score ?? 0);

@@ -1,17 +1,19 @@
-// Wires the client together: lobby -> seat and ticket -> socket -> model -> canvas and HUD.
-// Watching a match (watch.js) shares the canvas and the HUD; it is reached from the lobby's
-// Live matches or by opening /#watch=<match id>.
+// Wires the client together: lobby -> seat and ticket -> the game's module -> socket -> the
+// game's model -> its renderer and the HUD. Nothing here knows a game: each game's client is
+// a module in games/<name>/ (games/README.md), loaded by the match's game name. Watching a
+// match (watch.js) shares the stage and the HUD; it is reached from the lobby's Live matches
+// or by opening /#watch=<match id>.
 
 import * as api from "./api.js";
+import { ChatPanel } from "./chat.js";
+import { loadGame } from "./gameclients.js";
 import { showGameOver, hideGameOver } from "./gameover.js";
 import { Hud } from "./hud.js";
-import { DirectionInput } from "./input.js";
 import { Lobby } from "./lobby.js";
-import { LightCyclesModel, playerName } from "./model.js";
-import { ChatPanel } from "./chat.js";
 import { GameSocket } from "./net.js";
+import { playerName } from "./players.js";
 import { Reconnector, RETRY_CODES, STAFF_MESSAGES, STOP_MESSAGES } from "./reconnect.js";
-import { ArenaRenderer } from "./render.js";
+import { MatchScreen } from "./screen.js";
 import { WatchView, watchFromHash } from "./watch.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,22 +25,18 @@ const hooks = (window.gameserver = {
   socket: null,
   seat: null,
   match: null,
+  game: null,
+  renderer: null,
   reconnects: 0,
 });
-const renderer = new ArenaRenderer($("arena"));
-hooks.renderer = renderer;
 
 const hud = new Hud();
 const onWatch = (match) => watchMatch(match.id);
 const lobby = new Lobby({ onSeat: startMatch, onWatch, showError, clearError });
-const input = new DirectionInput({
-  canvas: $("arena"),
-  buttons: $("touch-controls"),
-  isActive: () => Boolean(play && play.socket && play.socket.open && !play.over),
-  onDir: (data) => play.socket.sendInput(data),
-});
 
-let play = null; // the match on screen: {match, seat, model, socket, over, reconnector}
+// The match on screen: {match, seat, game, screen, model, socket, over, reconnector}.
+let play = null;
+let starting = 0; // counts startMatch calls: a slower, older one must not take the screen
 // The match's chat, for a player or a spectator: says a line over whichever socket is open.
 const chat = new ChatPanel($("match-chat"), {
   onSay: (text) => {
@@ -46,7 +44,7 @@ const chat = new ChatPanel($("match-chat"), {
     return Boolean(socket && socket.sendChat && socket.sendChat(text));
   },
 });
-const watch = new WatchView({ renderer, hud, lobby, hooks, chat, toLobby: backToLobby, quickPlay });
+const watch = new WatchView({ hud, lobby, hooks, chat, toLobby: backToLobby, quickPlay });
 
 function showError(message) {
   // Server messages start in lower case ("no match has that code; …"); this is a sentence.
@@ -59,30 +57,68 @@ function clearError() {
   $("error").textContent = "";
 }
 
-function setStatus(text) {
-  if ($("status").textContent !== text) $("status").textContent = text;
+function setText(id, text) {
+  if ($(id).textContent !== text) $(id).textContent = text;
 }
 
-function startMatch({ match, seat, ticket }) {
+function setStatus(text) {
+  setText("status", text);
+}
+
+/** A seat in `match` (from the lobby, play again or quick play): load its game, then play. */
+async function startMatch({ match, seat, ticket }) {
+  const attempt = ++starting;
   if (play) leave();
   watch.stop();
   chat.clear();
   clearError();
-  const model = new LightCyclesModel(match.tick_rate || 20);
-  play = { match, seat, model, socket: null, over: false };
-  play.reconnector = reconnectorFor(play);
-  Object.assign(hooks, { model, seat, match, socket: null });
+  let game;
+  try {
+    game = await loadGame(match.game, lobby.titleOf(match.game));
+  } catch (e) {
+    if (attempt === starting) backToLobby(`${e.message} Pick another game.`);
+    return;
+  }
+  if (attempt !== starting) return;
+  const current = { match, seat, game, socket: null, over: false };
   lobby.hide();
-  $("game").hidden = false;
+  $("game").hidden = false; // before the renderer: it sizes itself to the stage
+  try {
+    current.screen = screenFor(current);
+  } catch (e) {
+    console.error(`gameserver: the ${game.name} client failed to start`, e);
+    backToLobby(`The browser client of ${lobby.titleOf(match.game)} failed to start.`);
+    return;
+  }
+  play = current;
+  play.model = play.screen.model;
+  play.reconnector = reconnectorFor(play);
   hideGameOver();
   $("notice").hidden = true;
   setStatus("waiting…");
   hud.reset();
   showMatchInfo();
-  renderer.setMatch(model, seat, match.tick_rate);
-  renderer.start();
-  input.reset();
+  showHelp(game.help);
+  Object.assign(hooks, { model: play.model, seat, match, game: game.name, socket: null });
+  hooks.renderer = play.screen.renderer;
   connect(ticket);
+}
+
+function screenFor(current) {
+  return new MatchScreen({
+    game: current.game,
+    match: current.match,
+    seat: current.seat,
+    stage: $("stage"),
+    isActive: () => Boolean(current.socket && current.socket.open && !current.over),
+    send: (data) => play === current && current.socket !== null && current.socket.sendInput(data),
+  });
+}
+
+/** How to play, under the HUD (a player's view only). */
+function showHelp(text) {
+  $("game-help").textContent = text || "";
+  $("game-help").hidden = !text;
 }
 
 function connect(ticket) {
@@ -106,12 +142,16 @@ function connect(ticket) {
 // The server says at most every 2 s that inputs cannot reach the game (Redis is away and
 // the match is frozen meanwhile); the status line says so until that has not come for a while.
 const DEGRADED_SHOWN_MS = 3000;
+// A move the game refused ("not your turn") is said in the note line for this long.
+const REFUSED_SHOWN_MS = 4000;
 
 function onServerError(error) {
-  if (error.code !== "degraded") return;
-  play.degradedAt = performance.now();
+  const at = performance.now();
+  if (error.code === "degraded") play.degradedAt = at;
+  else if (error.code === "illegal_move") play.refused = { text: error.message, at };
+  else return;
   updateStatus();
-  setTimeout(() => play && updateStatus(), DEGRADED_SHOWN_MS + 50);
+  setTimeout(() => play && updateStatus(), Math.max(DEGRADED_SHOWN_MS, REFUSED_SHOWN_MS) + 50);
 }
 
 /** A notice from the game's staff, shown above the arena until the match is left. */
@@ -127,10 +167,7 @@ function onWelcome(msg) {
   play.seat = msg.seat;
   hooks.match = play.match;
   hooks.seat = msg.seat;
-  renderer.setMatch(play.model, msg.seat, msg.tick_rate);
-  play.model.tickRate = msg.tick_rate || play.model.tickRate;
-  // Back after a drop: the old model is ticks behind, so wait for the keyframe that follows.
-  if (play.model.ready) play.model.stale = true;
+  play.screen.resync(); // back after a drop: wait for the keyframe that follows
   if (typeof msg.grace === "number") play.reconnector.graceSeconds = msg.grace;
   showMatchInfo();
   updateStatus();
@@ -144,69 +181,58 @@ function onLobby(msg) {
   updateStatus();
 }
 
-/** Who is in the waiting room, and when bots take the free seats. */
+/** Who is in the waiting room, and when bots take the free seats (if they do). */
 function waitingText(room) {
-  if (!room) return "Waiting for players… bots fill empty seats shortly.";
+  const bots = play.match.bot_fill !== false && lobby.entry(play.match.game).bots !== false;
+  if (!room) return `Waiting for players…${bots ? " bots fill empty seats shortly." : ""}`;
   const names = room.players.map((p) => playerName(p) + (p.seat === play.seat ? " (you)" : ""));
   const free = room.seats - room.players.length;
-  const bots =
-    free > 0
-      ? ` Bots take the ${free} free seat${free === 1 ? "" : "s"} in ${Math.ceil(room.bots_in)} s.`
+  const when = typeof room.bots_in === "number" ? Math.ceil(room.bots_in) : null;
+  const fill =
+    bots && free > 0 && when !== null
+      ? ` Bots take the ${free} free seat${free === 1 ? "" : "s"} in ${when} s.`
       : "";
-  return `Here: ${names.join(", ")}.${bots}`;
+  return `Here: ${names.join(", ")}.${fill}`;
 }
 
 function onFrame(msg) {
-  const { model } = play;
   // The seat is back once a keyframe flows: a welcome alone can still be followed by 1013
   // (no engine yet), and ending the outage there would restart its backoff every time.
   if (msg.key && play.reconnector.resumed()) hooks.reconnects += 1;
-  if (msg.key) {
-    model.applyKeyframe(msg.state);
-    const me = model.players[play.seat];
-    input.reset(me ? me.dir : null);
-  } else if (model.ready && !model.stale && !model.applyDelta(msg.delta) && model.stale) {
-    console.warn(`gameserver: missed ticks before ${msg.tick}; waiting for the next keyframe`);
-  }
-  if (model.ready) renderer.frameApplied();
+  play.screen.applyFrame(msg);
   updateStatus();
-  hud.update(play.socket, model, play.seat);
+  hud.update(play.socket, play.screen);
 }
 
 function onOver(msg) {
   play.over = true;
   play.reconnector.cancel();
-  const names = {};
-  for (const p of play.match.players || []) names[p.seat] = p.name;
-  for (const p of play.model.players) if (p) names[p.seat] = p.name;
   setStatus("over");
   $("waiting").hidden = true;
-  showGameOver(msg.result, names, play.seat);
+  $("game-note").hidden = true;
+  showGameOver(msg.result, play.screen.names(play.match), play.seat);
 }
 
 /** Sets the status line (its only writer during a match) and the panels that go with it. */
 function updateStatus() {
-  const { model } = play;
-  const phase = model.ready ? model.phase : null;
-  const degraded = performance.now() - (play.degradedAt ?? -Infinity) < DEGRADED_SHOWN_MS;
-  if (play.over || phase === "over") setStatus("over");
+  const now = performance.now();
+  const view = play.screen.describe(); // the game's say, once a keyframe came
+  const degraded = now - (play.degradedAt ?? -Infinity) < DEGRADED_SHOWN_MS;
+  if (play.over || (view && view.over)) setStatus("over");
   else if (play.reconnector.active) setStatus("reconnecting…");
   else if (degraded) setStatus("server recovering…");
-  else if (phase === "countdown") setStatus(String(model.countdownSeconds()));
-  else if (phase === "play") setStatus("play");
-  else setStatus("waiting…");
-  const me = model.ready ? model.players[play.seat] : null;
-  $("crashed-note").hidden = !(me && !me.alive && phase === "play" && !play.over);
-  $("waiting").hidden = play.over || phase === "play" || phase === "over";
-  $("waiting-text").textContent =
-    phase === "countdown"
-      ? "Get ready: you can turn already, the cycles start when the count reaches zero."
-      : waitingText(play.room);
+  else setStatus(view ? view.status : "waiting…");
+  const refused = play.refused && now - play.refused.at < REFUSED_SHOWN_MS;
+  const note = play.over ? "" : (refused && play.refused.text) || (view && view.note) || "";
+  setText("game-note", note);
+  $("game-note").hidden = !note;
+  $("waiting").hidden = Boolean(play.over || (view && (view.started || view.over)));
+  setText("waiting-text", (view && view.waiting) || waitingText(play.room));
 }
 
 function showMatchInfo() {
   const m = play.match;
-  const title = (lobby.games.find((g) => g.name === m.game) || {}).title || m.game;
+  const title = lobby.titleOf(m.game);
   const kind = m.private ? "private match" : "public match";
   $("match-info").textContent = `${title} · ${kind} · ${m.seats} seats · you are seat ${play.seat}`;
   const hasCode = Boolean(m.private && m.code);
@@ -283,18 +309,20 @@ async function endedWithoutOver(current, rejoin) {
   }
 }
 
-/** Close the socket and forget the match, leaving the game view as it is. */
+/** Close the socket, take the game off the stage and forget the match (the rest of the
+ * match view stays as it is, for the caller). */
 function leave() {
   if (play) play.reconnector.cancel();
   if (play && play.socket) play.socket.close(1000, "left the match");
+  if (play) play.screen.destroy();
   play = null;
   // Tests wait on hooks.model: an old, finished model must not look like the next match.
-  Object.assign(hooks, { model: null, socket: null });
-  renderer.stop();
+  Object.assign(hooks, { model: null, socket: null, renderer: null });
 }
 
 /** Watch match `id` as a spectator: via "sse" (the default) or "ws", code if private. */
 function watchMatch(id, options = {}) {
+  starting += 1; // a match still loading its game must not take the screen from this
   if (play) leave();
   clearError();
   lobby.hide();
@@ -302,6 +330,7 @@ function watchMatch(id, options = {}) {
 }
 
 function backToLobby(message) {
+  starting += 1;
   leave();
   watch.stop();
   $("game").hidden = true;
@@ -349,8 +378,14 @@ $("copy-code").addEventListener("click", async () => {
 
 // The browser knows when the network is back (Wi-Fi rejoined): do not sit out the backoff.
 window.addEventListener("online", () => play && play.reconnector.retryNow());
-// Ping and frame rate change even when no frame arrives (while waiting for players).
-setInterval(() => play && hud.update(play.socket, play.model, play.seat), 500);
+// Ping and frame rate change even when no frame arrives (while waiting for players), and a
+// game's clock ("your turn · 12 s") counts down between the rare frames of a turn-based game.
+setInterval(() => {
+  if (play && play.screen) {
+    hud.update(play.socket, play.screen);
+    updateStatus();
+  } else if (watch.active) watch.refresh();
+}, 500);
 
 /** Opening /#watch=<id> (also typed into the address bar later) watches that match. */
 function watchFromAddress() {

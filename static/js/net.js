@@ -62,9 +62,10 @@ export class GameSocket extends EventTarget {
     return this.ws.readyState === WebSocket.OPEN;
   }
 
-  /** Send a game input; `data` is the game's input object, e.g. {dir: "up"}. */
+  /** Send a game input; `data` is the game's input object, e.g. {dir: "up"}. Returns whether
+   * it went out (the socket is open). */
   sendInput(data) {
-    this._send({ type: "input", ack: Math.max(0, this.lastTick), data });
+    return this._send({ type: "input", ack: Math.max(0, this.lastTick), data });
   }
 
   /** Say a line in the match's chat (the server checks it and answers refusals as errors). */

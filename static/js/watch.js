@@ -1,16 +1,17 @@
-// The watch view: a running match seen as a spectator, on the play view's canvas and HUD.
+// The watch view: a running match seen as a spectator, on the play view's stage and HUD.
 //
 // POST /api/matches/<id>/watch first (a private match needs its code; the answer's grant lets
-// this session's EventSource in), then frames over Server-Sent Events (stream.js) or, with
-// `via: "ws"`, over the game socket with the spectator ticket. Both give the same events, so
-// everything below the connection is the same. A spectator sends no inputs (main.js's
-// DirectionInput is active only while playing) but its socket acks like a player's: the
-// server's flow control needs that.
+// this session's EventSource in), then the game's module (gameclients.js), then frames over
+// Server-Sent Events (stream.js) or, with `via: "ws"`, over the game socket with the
+// spectator ticket. Both give the same events, so everything below the connection is the
+// same. A spectator's screen has no input, so it sends no inputs, but its socket acks like a
+// player's: the server's flow control needs that.
 
 import * as api from "./api.js";
+import { loadGame } from "./gameclients.js";
 import { showGameOver, hideGameOver } from "./gameover.js";
-import { LightCyclesModel } from "./model.js";
 import { GameSocket } from "./net.js";
+import { MatchScreen } from "./screen.js";
 import { WatchStream } from "./stream.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,14 +32,13 @@ export function watchFromHash(hash = location.hash) {
 
 export class WatchView {
   /**
-   * renderer, hud: the play view's; lobby: for the player, the game titles and the error
-   * line; hooks: window.gameserver (gets `watch`); chat: the match's ChatPanel (read-only
-   * over SSE); toLobby(message): leave for the lobby;
-   * quickPlay(game): into a match.
+   * hud: the play view's; lobby: for the player, the game titles and the error line; hooks:
+   * window.gameserver (gets `watch`); chat: the match's ChatPanel (read-only over SSE);
+   * toLobby(message): leave for the lobby; quickPlay(game): into a match.
    */
-  constructor({ renderer, hud, lobby, hooks, chat, toLobby, quickPlay }) {
-    Object.assign(this, { renderer, hud, lobby, hooks, chat, toLobby, quickPlay });
-    this.current = null; // {match, model, stream, via, code, over, down, restarts}
+  constructor({ hud, lobby, hooks, chat, toLobby, quickPlay }) {
+    Object.assign(this, { hud, lobby, hooks, chat, toLobby, quickPlay });
+    this.current = null; // {match, screen, model, stream, via, code, over, down, restarts}
     hooks.watch = null;
     $("watch-another").addEventListener("click", () => this.another());
     $("watch-play").addEventListener("click", () => this.quickPlay(this.current?.match?.game));
@@ -53,21 +53,20 @@ export class WatchView {
     this.stop();
     const current = { id, via, code, over: false, down: false, restarts: 0, reconnects: 0 };
     this.current = current;
-    let answer;
+    let answer, game;
     try {
       await this.lobby.ensurePlayer(); // watching needs a guest, as playing does
       answer = await api.watch(id, code);
+      game = await loadGame(answer.match.game, this.lobby.titleOf(answer.match.game));
     } catch (e) {
       if (this.current === current) this.toLobby(e.message);
       return;
     }
     if (this.current !== current) return; // left (or watching another) meanwhile
-    Object.assign(current, { match: answer.match, delay: answer.delay || 0 });
-    current.model = new LightCyclesModel(answer.match.tick_rate || 20);
+    Object.assign(current, { match: answer.match, delay: answer.delay || 0, game });
     const shown = `watch=${encodeURIComponent(id)}${via === "ws" ? "&via=ws" : ""}`;
     history.replaceState(null, "", `${location.pathname}${location.search}#${shown}`);
-    this._show(current);
-    this._connect(current, answer);
+    if (this._show(current)) this._connect(current, answer);
   }
 
   /** Close the stream and forget the match (the view stays as it is, for the caller). */
@@ -79,7 +78,7 @@ export class WatchView {
     if (!current) return;
     clearTimeout(current.restartTimer);
     if (current.stream) current.stream.close(1000, "stopped watching");
-    this.renderer.stop();
+    if (current.screen) current.screen.destroy();
     if (location.hash.startsWith("#watch=")) {
       history.replaceState(null, "", location.pathname + location.search);
     }
@@ -115,12 +114,31 @@ export class WatchView {
     this.chat.clear();
     this.hud.reset();
     const m = current.match;
-    const title = (this.lobby.games.find((g) => g.name === m.game) || {}).title || m.game;
     const delay = current.delay ? ` · ${current.delay} s behind` : "";
-    $("match-info").textContent = `${title} · ${m.seats} seats${delay}`;
-    this.renderer.setMatch(current.model, null, m.tick_rate);
-    this.renderer.start();
+    $("match-info").textContent = `${this.lobby.titleOf(m.game)} · ${m.seats} seats${delay}`;
+    try {
+      current.screen = new MatchScreen({
+        game: current.game,
+        match: m,
+        seat: null,
+        stage: $("stage"),
+      });
+    } catch (e) {
+      console.error(`gameserver: the ${current.game.name} client failed to start`, e);
+      this.toLobby(`The browser client of ${this.lobby.titleOf(m.game)} failed to start.`);
+      return false;
+    }
+    current.model = current.screen.model;
     this._publish(current);
+    return true;
+  }
+
+  /** Between frames: the connection's numbers and the game's clock move on. */
+  refresh() {
+    const current = this.current;
+    if (!current || !current.screen) return;
+    this.hud.update(current.stream, current.screen);
+    this._status(this._phaseText(current));
   }
 
   _connect(current, answer) {
@@ -145,37 +163,28 @@ export class WatchView {
     current.role = msg.role;
     current.seat = msg.seat;
     current.match = msg.match;
-    current.model.tickRate = msg.tick_rate || current.model.tickRate;
-    if (current.model.ready) current.model.stale = true; // a new socket: wait for its keyframe
+    current.screen.resync(); // a new socket: wait for its keyframe
     this._publish(current);
   }
 
   _onFrame(current, msg) {
-    const { model } = current;
-    if (msg.key) {
-      model.applyKeyframe(msg.state);
-      if (current.down) {
-        // Back after a drop: the server resumes with a keyframe.
-        current.down = false;
-        current.reconnects += 1;
-        current.restarts = 0;
-      }
-    } else if (model.ready && !model.stale && !model.applyDelta(msg.delta) && model.stale) {
-      console.warn(`gameserver: missed ticks before ${msg.tick}; waiting for the next keyframe`);
+    if (msg.key && current.down) {
+      // Back after a drop: the server resumes with a keyframe.
+      current.down = false;
+      current.reconnects += 1;
+      current.restarts = 0;
     }
-    if (model.ready) this.renderer.frameApplied();
-    this.hud.update(current.stream, model, null);
+    current.screen.applyFrame(msg);
+    this.hud.update(current.stream, current.screen);
     this._status(this._phaseText(current));
     this._publish(current);
   }
 
   _phaseText(current) {
-    const { model } = current;
-    if (current.over || model.phase === "over") return "over";
+    const view = current.screen.describe(); // the game's say, once a keyframe came
+    if (current.over || (view && view.over)) return "over";
     if (current.down) return "reconnecting…";
-    if (!model.ready) return "connecting…";
-    if (model.phase === "countdown") return String(model.countdownSeconds());
-    return model.phase === "play" ? "watching" : "waiting…";
+    return view ? view.status : "connecting…";
   }
 
   _onSpectators(current, msg) {
@@ -192,18 +201,15 @@ export class WatchView {
   _onDown(current) {
     current.down = true;
     this._status("reconnecting…");
-    this.hud.update(null, current.model, null);
+    this.hud.update(null, current.screen);
     this._publish(current);
   }
 
   _onOver(current, result) {
     current.over = true;
     current.down = false;
-    const names = {};
-    for (const p of current.match.players || []) names[p.seat] = p.name;
-    for (const p of current.model.players) if (p) names[p.seat] = p.name;
     this._status("over");
-    showGameOver(result, names, null);
+    showGameOver(result, current.screen.names(current.match), null);
     $("watch-another").focus();
     current.result = result;
     this._publish(current);

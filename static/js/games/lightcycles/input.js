@@ -12,47 +12,78 @@ const KEY_DIRS = {
   KeyD: "right",
 };
 const SWIPE_MIN_PX = 24;
+const BUTTONS = [
+  ["up", "▲"],
+  ["left", "◀"],
+  ["down", "▼"],
+  ["right", "▶"],
+];
 
 export function isTouchDevice() {
   return window.matchMedia("(pointer: coarse)").matches || "ontouchstart" in window;
 }
 
+/** Steering buttons laid over the arena's corner (shown on touch screens only, by CSS). */
+function steeringButtons() {
+  const pad = document.createElement("div");
+  pad.className = "touch-controls";
+  pad.setAttribute("aria-label", "Steering buttons");
+  for (const [dir, arrow] of BUTTONS) {
+    const button = Object.assign(document.createElement("button"), { type: "button" });
+    button.textContent = arrow;
+    button.dataset.dir = dir;
+    button.setAttribute("aria-label", dir);
+    pad.append(button);
+  }
+  return pad;
+}
+
 export class DirectionInput {
   /**
-   * onDir({dir}) is called only when the direction differs from the last one sent;
+   * element: the arena's canvas (swipes); model: the match's LightCyclesModel; send({dir})
+   * sends an input, called only when the direction differs from the last one sent;
    * isActive() says whether the game wants keys now (so the lobby's text fields keep them).
    */
-  constructor({ canvas, buttons, onDir, isActive }) {
-    this.onDir = onDir;
+  constructor({ element, model, send, isActive }) {
+    this.model = model;
+    this.send = send;
     this.isActive = isActive;
     this.last = null;
     this._touch = null;
 
-    window.addEventListener("keydown", (e) => this._onKey(e));
-    canvas.addEventListener("touchstart", (e) => this._onTouchStart(e), { passive: false });
-    canvas.addEventListener("touchmove", (e) => this._onTouchMove(e), { passive: false });
-    canvas.addEventListener("touchend", () => (this._touch = null));
-    if (buttons) {
-      // pointerdown, not click: a click fires only on release, which is too late in this game.
-      buttons.addEventListener("pointerdown", (e) => {
-        const dir = e.target.closest("[data-dir]")?.dataset.dir;
-        if (!dir) return;
-        e.preventDefault();
-        this.fire(dir);
-      });
-      if (isTouchDevice()) document.body.classList.add("touch");
-    }
+    this._onKeyDown = (e) => this._onKey(e);
+    window.addEventListener("keydown", this._onKeyDown);
+    element.addEventListener("touchstart", (e) => this._onTouchStart(e), { passive: false });
+    element.addEventListener("touchmove", (e) => this._onTouchMove(e), { passive: false });
+    element.addEventListener("touchend", () => (this._touch = null));
+    this.buttons = steeringButtons();
+    // pointerdown, not click: a click fires only on release, which is too late in this game.
+    this.buttons.addEventListener("pointerdown", (e) => {
+      const dir = e.target.closest("[data-dir]")?.dataset.dir;
+      if (!dir) return;
+      e.preventDefault();
+      this.fire(dir);
+    });
+    element.after(this.buttons); // before the shell's overlays, which stay on top
+    if (isTouchDevice()) document.body.classList.add("touch");
   }
 
-  /** Forget what was sent, e.g. after a keyframe; `dir` is the direction the server has. */
-  reset(dir = null) {
-    this.last = dir;
+  /** After each frame: a keyframe says which way the server has my cycle heading. */
+  frameApplied(frame) {
+    if (!frame.key) return;
+    const me = this.model.seat === null ? null : this.model.players[this.model.seat];
+    this.last = me ? me.dir : null;
+  }
+
+  destroy() {
+    window.removeEventListener("keydown", this._onKeyDown);
+    this.buttons.remove();
   }
 
   fire(dir) {
     if (!this.isActive() || dir === this.last) return;
     this.last = dir;
-    this.onDir({ dir });
+    this.send({ dir });
   }
 
   _onKey(e) {

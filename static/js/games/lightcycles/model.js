@@ -1,8 +1,9 @@
 // The client's copy of a Light Cycles match, kept in step with the server's.
 //
 // applyDelta is a line-for-line port of apply_delta and extend_trail in
-// games/rules/lightcycles.py: keyframe + the deltas after it must equal the next keyframe, so
-// any change there has to be made here too (docs/GAMES.md describes the format).
+// games/rules/lightcycles/rules.py: keyframe + the deltas after it must equal the next
+// keyframe, so any change there has to be made here too (docs/GAMES.md describes the format).
+// Which frames apply (the order of ticks, gaps) is the shell's job (screen.js), as for any game.
 
 /** Add a head one step from the trail's end: lengthen the last segment or start a new one. */
 export function extendTrail(trail, x, y) {
@@ -17,25 +18,18 @@ export function extendTrail(trail, x, y) {
   trail.push([x, y]);
 }
 
-/** A person whose connection dropped: the seat is held for them and a bot steers meanwhile. */
-export function isAway(p) {
-  return p.connected === false && !p.bot;
-}
-
-/** What to call a player {seat, name} on screen. */
-export function playerName(p) {
-  return p.name || `seat ${p.seat}`;
-}
-
 function copyPlayer(p) {
   return { ...p, trail: p.trail.map(([x, y]) => [x, y]) };
 }
 
 export class LightCyclesModel {
-  constructor(tickRate = 20) {
+  /** seat: whose view this is (null for a spectator); tickRate: ticks per second. */
+  constructor({ seat = null, tickRate = 20 } = {}) {
+    this.seat = seat;
     this.tickRate = tickRate;
-    this.ready = false; // true once a keyframe came: there is something to draw
-    this.stale = false; // deltas went missing: ignore the rest until the next keyframe
+    // Kept by the shell (screen.js): a keyframe came; deltas went missing; the frame's tick.
+    this.ready = false;
+    this.stale = false;
     this.tick = -1;
     this.phase = null; // "countdown", "play" or "over"
     this.countdown = 0; // ticks left before play starts
@@ -54,21 +48,10 @@ export class LightCyclesModel {
     this.height = state.height;
     this.players = [];
     for (const p of state.players) this.players[p.seat] = copyPlayer(p);
-    this.ready = true;
-    this.stale = false;
   }
 
-  /**
-   * Apply one tick's delta. A delta for a tick the model already has (it can arrive just after
-   * a keyframe) is skipped; one that leaves a gap makes the model wait for the next keyframe,
-   * because applying it would silently draw the wrong picture. Returns whether it applied.
-   */
+  /** Apply the delta of the tick after the model's (the shell applies nothing else). */
   applyDelta(delta) {
-    if (!this.ready || this.stale || delta.tick <= this.tick) return false;
-    if (delta.tick !== this.tick + 1) {
-      this.stale = true;
-      return false;
-    }
     this.tick = delta.tick;
     if ("phase" in delta) this.phase = delta.phase;
     if ("countdown" in delta) this.countdown = delta.countdown;
@@ -82,7 +65,6 @@ export class LightCyclesModel {
     for (const seat of delta.crashed || []) players[seat].alive = false;
     for (const [seat, score] of delta.scores || []) players[seat].score = score;
     for (const [seat, connected] of delta.connected || []) players[seat].connected = connected;
-    return true;
   }
 
   /** The keyframe this model now equals; tests compare it with the server's next keyframe. */

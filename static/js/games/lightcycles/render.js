@@ -5,47 +5,40 @@
 // last step took: the picture runs at most one step behind the server, never ahead of it, so
 // turns and crashes are never drawn wrongly (extrapolation would overshoot them).
 
-import { isAway, playerName } from "./model.js";
+import { isAway, playerName, seatColor } from "../../players.js";
 
-const COLORS = [
-  "#00e5ff",
-  "#ff3d7f",
-  "#ffd600",
-  "#76ff03",
-  "#d16bff",
-  "#ff9100",
-  "#4d8dff",
-  "#f0f0f0",
-];
 const BACKGROUND = "#070b12";
 const DEFAULT_SIZE = { width: 64, height: 48 }; // drawn before the first keyframe arrives
 
-export function seatColor(seat) {
-  return COLORS[((seat % COLORS.length) + COLORS.length) % COLORS.length];
-}
-
 export class ArenaRenderer {
-  constructor(canvas) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
-    this.model = null;
-    this.seat = null;
-    this.tickMs = 50;
+  /** Draws `model` (a LightCyclesModel) on a canvas of its own, first in `stage`, from now on. */
+  constructor(stage, model) {
+    this.canvas = Object.assign(document.createElement("canvas"), { id: "arena" });
+    this.canvas.setAttribute("aria-label", "Arena");
+    stage.prepend(this.canvas);
+    this.element = this.canvas; // what the input listens on (games/README.md)
+    this.ctx = this.canvas.getContext("2d");
+    this.model = model;
+    this.seat = model.seat;
+    this.tickMs = 1000 / (model.tickRate || 20);
     this.motion = new Map(); // seat -> {fromX, fromY, toX, toY, at, stepMs, tick}
     this.size = { cssW: 0, cssH: 0, cell: 0, dpr: 0 };
     this._raf = 0;
     this._onResize = () => this.resize();
-    new ResizeObserver(this._onResize).observe(canvas.parentElement);
+    this._resizes = new ResizeObserver(this._onResize);
+    this._resizes.observe(stage);
     window.addEventListener("resize", this._onResize);
+    this.resize();
+    this._start();
   }
 
-  /** Start drawing `model` for the player in `seat`; tickRate is in ticks per second. */
-  setMatch(model, seat, tickRate) {
-    this.model = model;
-    this.seat = seat;
-    this.tickMs = 1000 / (tickRate || 20);
-    this.motion.clear();
-    this.resize();
+  /** Stop drawing and take the canvas off the page. */
+  destroy() {
+    cancelAnimationFrame(this._raf);
+    this._raf = 0;
+    this._resizes.disconnect();
+    window.removeEventListener("resize", this._onResize);
+    this.canvas.remove();
   }
 
   /**
@@ -84,18 +77,12 @@ export class ArenaRenderer {
     if (`${width}x${height}` !== this._laidOut) this.resize();
   }
 
-  start() {
-    if (this._raf) return;
+  _start() {
     const loop = (now) => {
       this._raf = requestAnimationFrame(loop);
       this.draw(now);
     };
     this._raf = requestAnimationFrame(loop);
-  }
-
-  stop() {
-    cancelAnimationFrame(this._raf);
-    this._raf = 0;
   }
 
   _sizeOf() {
