@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import websockets
 
+from games.rules.bench import apply_delta as bench_delta
 from tests.faults.checks import agreed_result, assert_database, matches
 from tests.faults.scenes import (
     cross_web_match,
@@ -50,29 +51,6 @@ SETTINGS = {
     "GAMESERVER_RECONNECT_GRACE": "10",
     "GAMESERVER_CHECKPOINT_EVERY": "10",
 }
-
-
-class BenchPlayer(Player):
-    """A Bench Arena player (a match that never ends early): the socket, frames and acks of
-    Player, with only the tick kept as its model (Player applies Light Cycles deltas)."""
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                message = json.loads(raw)
-                self.messages.append(message)
-                kind = message["type"]
-                if kind == "welcome":
-                    self.welcome = message
-                elif kind == "frame":
-                    self.frames.append((time.monotonic(), message))
-                    self.model = {"tick": message["tick"]}
-                elif kind == "over":
-                    self.over = message
-                elif kind == "error":
-                    self.errors.append(message)
-        except websockets.ConnectionClosed:
-            pass
 
 
 @dataclass
@@ -138,7 +116,7 @@ def log_lines(process: Process, start: int, end: int) -> list[str]:
     return process.log_path.read_bytes()[start:end].decode(errors="replace").splitlines()
 
 
-async def keep_sending_inputs(player: BenchPlayer) -> None:
+async def keep_sending_inputs(player: Player) -> None:
     """Turn now and then, as a person would; while Redis is down each one is undeliverable."""
     headings = ["up", "left", "down", "right"]
     n = 0
@@ -165,7 +143,7 @@ async def test_a_redis_outage_loses_no_result_and_leaves_no_orphan(
         ending_id, ending = cross_web_match(webs, ("erin", "fred"))
         gina_api = guest(webs[1], "gina")
         bench = gina_api.post("/api/matches", {"game": "bench", "private": True, "seats": 1})
-        gina = BenchPlayer(gina_api.ws_url(), bench, gina_api.base)
+        gina = Player(gina_api.ws_url(), bench, gina_api.base, apply_delta=bench_delta)
         quick = [guest(web, f"quick-{n}") for n, web in enumerate(webs, 1)]
         for player in [*ending, gina]:
             readers[player] = await start(player)
