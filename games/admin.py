@@ -74,6 +74,8 @@ class MatchAdmin(LiveMatchAdmin, MatchActions, admin.ModelAdmin):
         "join_code",
         "seats",
         "tick_rate",
+        "options",
+        "bot_fill",
         "seed",
         "created_by",
         "created_from",
