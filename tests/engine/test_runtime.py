@@ -8,7 +8,7 @@ import pytest
 
 from games.engine.runtime import PLAYING, Connection, MatchRuntime, SeatGone
 from games.rules import get_game
-from games.rules.base import Seat
+from games.rules.base import IllegalMove, Seat
 
 ALICE = Connection("hub.one", "1")
 ALICE_AGAIN = Connection("hub.two", "7")
@@ -191,3 +191,22 @@ def test_a_kicked_seat_is_closed_refused_and_given_to_a_bot_or_left(to_bot):
     restored = runtime("lightcycles")
     restored.restore(json.loads(json.dumps(match.dump())))
     assert restored.roster[1].bot is to_bot and 1 in restored.left
+
+
+class NoDownhill(type(get_game("bench"))):
+    """Bench Arena with a check: a ticking game may refuse a move when it arrives."""
+
+    def check(self, state, seat, move):
+        if move == "down":
+            raise IllegalMove("no going down in this arena")
+
+
+def test_a_ticking_game_s_check_refuses_a_move_to_its_mover_before_the_tick():
+    match = MatchRuntime(match_id="abc", game=NoDownhill(), seats=2, seed=1, tick_rate=20,
+                         fill_after=5, grace=20)  # fmt: skip
+    match.connect(0, ALICE)
+    match.connect(1, BOB)
+    match.start([Seat(index=0, name="alice"), Seat(index=1, name="bob")])
+    assert match.add_input(0, "down") == "no going down in this arena"
+    assert match.add_input(1, "left") is None
+    assert match.inputs == [(1, "left")], "only the allowed move waits for the tick"
