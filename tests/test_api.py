@@ -100,7 +100,7 @@ def test_playing_needs_a_name_first():
 
 def test_games_are_listed_with_their_kind_bots_and_options():
     games = {g["name"]: g for g in Client().get("/api/games").json()["games"]}
-    assert list(games) == ["lightcycles", "battleship"]  # Bench Arena is not listed
+    assert list(games) == ["lightcycles", "battleship", "fourinarow"]  # not Bench Arena
     cycles, ships = games["lightcycles"], games["battleship"]
     assert cycles["tick_rate"] == 20 and cycles["min_seats"] == 2 and cycles["options"] == []
     assert cycles["kind"] == "ticking" and ships["kind"] == "events" and ships["bots"] is True

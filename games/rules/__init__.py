@@ -5,9 +5,12 @@ from __future__ import annotations
 from games.rules.base import Game
 from games.rules.battleship import Battleship
 from games.rules.bench import BenchArena
+from games.rules.fourinarow import FourInARow
 from games.rules.lightcycles import LightCycles
 
-GAMES: dict[str, Game] = {game.name: game for game in (LightCycles(), Battleship(), BenchArena())}
+GAMES: dict[str, Game] = {
+    game.name: game for game in (LightCycles(), Battleship(), FourInARow(), BenchArena())
+}
 
 
 def get_game(name: str) -> Game:

@@ -1,8 +1,9 @@
 """The lobby's games in real Chromium (static/js/games/README.md): every game GET /api/games
 lists is offered with its settings, POST /api/matches is sent exactly the fields the game
 declares, the lists name each match's game, and a game without a browser client (or with a
-name that cannot be one) is said so on the page instead of breaking it. The server does not
-declare options yet, so GET /api/games is answered by the test where options are needed."""
+name that cannot be one) is said so on the page instead of breaking it. No game of ours has
+an option of every type (int, bool, choice), so GET /api/games is answered by the test where
+they are needed."""
 
 from __future__ import annotations
 
