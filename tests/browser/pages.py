@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 
 from tests.browser.test_client import policy_violations
@@ -99,3 +100,61 @@ WebSocket.prototype.send = function (data) {
   return send.call(this, data);
 };
 """
+
+
+# Records the `data` of every input the page sends on its sockets, so a test can see what a
+# click or a key sent (and that one sent nothing).
+RECORD_INPUTS = """
+window.__inputs = [];
+const sendInput = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  try {
+    const m = JSON.parse(data);
+    if (m.type === "input") window.__inputs.push(m.data);
+  } catch (e) {}
+  return sendInput.call(this, data);
+};
+"""
+
+
+def game_lobby_page(browser, base: str, name: str, game: str, **context):
+    """A fresh context's page in the lobby as `name`, with `game` chosen once the server's list
+    offers it. The page records the inputs it sends (RECORD_INPUTS). `page.received` gets every
+    `frame` message its sockets receive, decoded; `page.errors` its script errors and console
+    errors (but those of another game's missing client); `page.violations` the refusals of the
+    Content-Security-Policy. `context` goes to browser.new_context (viewport, has_touch…)."""
+    context.setdefault("viewport", {"width": 1100, "height": 900})
+    page = browser.new_context(**context).new_page()
+    page.violations = policy_violations(page)
+    page.errors, page.received = [], []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+
+    def on_console(message) -> None:
+        # The lobby loads every listed game's client; another game's missing (or half-made)
+        # one is not this page's fault.
+        url = message.location.get("url", "")
+        other = re.search(r"/static/js/games/(\w+)/", f"{url} {message.text}")
+        if message.type == "error" and not (other and other.group(1) != game):
+            page.errors.append(f"{message.text} ({url})")
+
+    page.on("console", on_console)
+
+    def on_socket(ws) -> None:
+        def on_frame(payload) -> None:
+            message = json.loads(payload) if isinstance(payload, str) else None
+            if message and message.get("type") == "frame":
+                page.received.append(message)
+
+        ws.on("framereceived", on_frame)
+
+    page.on("websocket", on_socket)
+    page.add_init_script(RECORD_INPUTS)
+    page.goto(base + "/")
+    page.fill("#name", name)
+    page.wait_for_function(
+        "(game) => [...document.querySelectorAll('#game-select option')]"
+        ".some((o) => o.value === game && o.textContent.includes('players'))",
+        arg=game,
+    )
+    page.select_option("#game-select", game)
+    return page

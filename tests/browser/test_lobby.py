@@ -42,9 +42,9 @@ WITH_OPTIONS = {
     ],
 }
 # A listed game whose client does not exist, and a name no client may have.
-BATTLESHIP = {
-    "name": "battleship",
-    "title": "Battleship",
+CHECKERS = {
+    "name": "checkers",
+    "title": "Checkers",
     "tick_rate": 1,
     "min_seats": 2,
     "max_seats": 2,
@@ -53,7 +53,7 @@ BATTLESHIP = {
     "bots": False,
     "options": [],
 }
-UNSAFE = {**BATTLESHIP, "name": "../lightcycles", "title": "Sneaky"}
+UNSAFE = {**CHECKERS, "name": "../lightcycles", "title": "Sneaky"}
 
 
 def match_of(game: str) -> dict:
@@ -187,20 +187,20 @@ def test_a_public_match_from_the_form_is_listed_with_its_game(stack_factory, bro
 
 def test_a_game_without_a_browser_client_is_said_so_and_the_page_goes_on(stack_factory, browser):  # noqa: F811
     base = stack_factory().web()
-    page = lobby_page(browser, base, [LIGHTCYCLES, BATTLESHIP, UNSAFE])
+    page = lobby_page(browser, base, [LIGHTCYCLES, CHECKERS, UNSAFE])
     page.wait_for_function(
         "() => [...document.querySelectorAll('#game-select option')]"
         ".filter((o) => o.textContent.includes('no browser client yet')).length === 2"
     )
-    page.select_option("#game-select", "battleship")
-    assert "Battleship has no browser client yet" in page.text_content("#game-about")
+    page.select_option("#game-select", "checkers")
+    assert "Checkers has no browser client yet" in page.text_content("#game-about")
     assert page.is_disabled("#quickplay") and page.is_disabled("#create-private")
     assert page.get_by_label("Fill empty seats with bots").count() == 0  # "bots": false
     page.select_option("#game-select", "lightcycles")
     assert page.is_enabled("#quickplay") and page.is_enabled("#create-private")
 
     # A code can lead to any game: the seat comes back, the page says why it cannot play it.
-    for game, title in (("battleship", "Battleship"), ("../lightcycles", "Sneaky")):
+    for game, title in (("checkers", "Checkers"), ("../lightcycles", "Sneaky")):
         answer = {"match": match_of(game), "seat": 0, "ticket": "not-used"}
         page.route("**/api/join-by-code", answering(answer))
         page.fill("#join-code", "K7QM4ZPA")
@@ -214,7 +214,7 @@ def test_a_game_without_a_browser_client_is_said_so_and_the_page_goes_on(stack_f
         page.unroute("**/api/join-by-code")
 
     # Watching one: the same, and no stream is opened for it.
-    watched = match_of("battleship")
+    watched = match_of("checkers")
     answer = {"match": watched, "ticket": "t", "role": "spectator", "delay": 0, "stream": "/x"}
     page.route("**/api/matches/*/watch", answering(answer))
     page.evaluate("() => document.getElementById('error').textContent = ''")
@@ -226,7 +226,7 @@ def test_a_game_without_a_browser_client_is_said_so_and_the_page_goes_on(stack_f
     assert page.evaluate("() => location.hash") == ""
 
     modules = {url for _, url in page.requests if "/static/js/games/" in url}
-    allowed = re.compile(re.escape(base) + r"/static/js/games/(lightcycles|battleship)/")
+    allowed = re.compile(re.escape(base) + r"/static/js/games/(lightcycles|checkers)/")
     assert modules and all(allowed.match(url) for url in modules), modules
     assert not [url for url in page.sockets if "/ws/play/" in url], page.sockets
     assert not [url for _, url in page.requests if url.endswith("/x")]
