@@ -55,7 +55,8 @@ class Control:
             return bus.ControlAnswer(ok=False, message=f"the match {why}")
         if message.action == "end":
             runtime.stop(staff_reason(message.text))
-            return bus.ControlAnswer(ok=True, message="the match ends at its next tick")
+            when = "now" if runtime.events else "at its next tick"
+            return bus.ControlAnswer(ok=True, message=f"the match ends {when}")
         return await self._kick(runtime, message.seat, message.remove)
 
     async def _notice(self, runtime: MatchRuntime, text: str) -> bus.ControlAnswer:
