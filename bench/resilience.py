@@ -36,8 +36,8 @@ import httpx
 import psutil
 import websockets
 
-from bench.raw_websocket import upgrade_request, websocket_frames
-from bench.stack import Stack, start_redis
+from games.loadtest.raw_websocket import upgrade_request, websocket_frames
+from games.loadtest.stack import Stack, start_redis
 from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
 
 SEATS = 8  # Bench Arena seats per match: one watcher and seven measured clients

@@ -24,8 +24,8 @@ from typing import Any
 
 import psutil
 
-from bench.loadgen import LoadGenerator
-from bench.stack import PYTHON, Process, Stack, start_redis, wait_for
+from games.loadtest.loadgen import LoadGenerator
+from games.loadtest.stack import PYTHON, Process, Stack, start_redis, wait_for
 
 P99_LIMIT_MS = 50.0
 DELIVERY_LIMIT = 0.999
@@ -83,7 +83,7 @@ def start_gameserver(tmp: Path, server: str, webs: int, engines: int) -> Target:
 
 
 def start_raw(tmp: Path) -> Target:
-    from bench.stack import free_port
+    from games.loadtest.stack import free_port
 
     port = free_port()
     args = [PYTHON, "-m", "bench.raw_server", "--port", str(port)]

@@ -4,10 +4,10 @@
 
 Starts the Procfile's stack (redis-server, one uvicorn web process, so that all the web CPU
 is one process's, and one engine), fills `--matches` Bench Arena matches of four bot players
-(bench/loadgen.py), then measures phases of fixed length, interleaved: players only; players
-and `--spectators` socket spectators (acking every 200 ms, as the browser does); players and
-as many SSE spectators, spread round-robin over the matches. Spectators run in processes of
-their own (bench/spectators.py) and are connected anew for each phase.
+(games/loadtest/loadgen.py), then measures phases of fixed length, interleaved: players
+only; players and `--spectators` socket spectators (acking every 200 ms, as the browser
+does); players and as many SSE spectators, spread round-robin over the matches. Spectators
+run in processes of their own (bench/spectators.py) and are connected anew for each phase.
 
 For each phase: web, engine and Redis CPU (psutil), frames received by players and by
 spectators (counted client-side) and their latency, and from those the web CPU per player
@@ -33,7 +33,6 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.loadgen import LoadGenerator
 from bench.run import (
     P99_LIMIT_MS,
     RATE_LIMIT,
@@ -45,8 +44,9 @@ from bench.run import (
     tick_summary,
 )
 from bench.spectators import TRANSPORTS, SpectatorLoad
-from bench.stack import Process, Stack, start_redis, wait_for
-from bench.stats import merge_windows, summarize
+from games.loadtest.loadgen import LoadGenerator
+from games.loadtest.stack import Process, Stack, start_redis, wait_for
+from games.loadtest.stats import merge_windows, summarize
 
 SEATS = 4  # Bench Arena's default: quickplay fills matches of four
 LIVE_LIMIT = 50  # GET /api/live lists at most this many matches

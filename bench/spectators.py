@@ -1,11 +1,11 @@
 """Spectators for the benchmark: sockets that watch and ack, and Server-Sent Event streams.
 
-Both are bots of bench/bots.py that take no seat: a socket spectator gets a watch ticket
+Both are bots of games/loadtest/bots.py that take no seat: a socket spectator gets a watch ticket
 (`POST /api/matches/<id>/watch`) and sends acks instead of inputs; a stream spectator reads
 `GET /api/matches/<id>/stream` over a plain asyncio connection and hands each event's data to
 the bot's frame counter, so that frames, gaps and latency are counted alike for players and
 both kinds of spectator. They run in processes of their own (`python -m bench.spectators`,
-the worker protocol of bench/worker.py), driven by `SpectatorLoad`, so that their CPU is
+the worker protocol of games/loadtest/worker.py), driven by `SpectatorLoad`, so that their CPU is
 never the server's.
 """
 
@@ -28,10 +28,10 @@ import uvloop
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from bench.bots import JOIN_TIMEOUT, Bot, JoinError, SharedTransport
-from bench.loadgen import START_TIMEOUT, LoadGenerator, WorkerProcess
-from bench.stats import Histogram, Recorder
-from bench.worker import JOIN_CONCURRENCY, Worker, _failure_reason
+from games.loadtest.bots import JOIN_TIMEOUT, Bot, JoinError, SharedTransport
+from games.loadtest.loadgen import START_TIMEOUT, LoadGenerator, WorkerProcess
+from games.loadtest.stats import Histogram, Recorder
+from games.loadtest.worker import JOIN_CONCURRENCY, Worker, _failure_reason
 
 TRANSPORTS = ("ws", "sse")
 ACK_PERIOD = 0.2  # what the browser does (static/js/net.js): an ack due after 200 ms

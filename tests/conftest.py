@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bench.stack import Stack, redis_answers, start_redis
+from games.loadtest.stack import Stack, redis_answers, start_redis
 
 
 @pytest.fixture(scope="session")

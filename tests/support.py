@@ -1,4 +1,4 @@
-"""Test support: the process stack (bench/stack.py) and an HTTP API client of the game."""
+"""Test support: the process stack (games/loadtest/stack.py) and an HTTP API client of the game."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from bench.stack import (  # noqa: F401  (re-exported for the tests)
+from games.loadtest.stack import (  # noqa: F401  (re-exported for the tests)
     PYTHON,
     ROOT,
     Process,

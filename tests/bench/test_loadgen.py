@@ -12,8 +12,8 @@ import time
 import psutil
 import pytest
 
-from bench.loadgen import LoadGenerator, WorkerError
-from bench.stats import Histogram, merge_windows, summarize
+from games.loadtest.loadgen import LoadGenerator, WorkerError
+from games.loadtest.stats import Histogram, merge_windows, summarize
 from tests.support import free_port
 
 PERCENTILES = ("p50", "p90", "p99", "p999")

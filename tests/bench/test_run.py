@@ -11,7 +11,7 @@ import uuid
 import psutil
 import pytest
 
-from bench.stack import PYTHON, ROOT
+from games.loadtest.stack import PYTHON, ROOT
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -21,7 +21,7 @@ import psutil
 import pytest
 import websockets
 
-from bench.raw_websocket import upgrade_request, websocket_frames
+from games.loadtest.raw_websocket import upgrade_request, websocket_frames
 from tests.matches import (
     assert_steady,
     close_all,

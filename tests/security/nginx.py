@@ -26,7 +26,7 @@ from typing import Any
 import trustme
 import websockets
 
-from bench.stack import ROOT, Process, Stack, free_port, wait_for
+from games.loadtest.stack import ROOT, Process, Stack, free_port, wait_for
 from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
 from tests.players import Player
 from tests.support import Api

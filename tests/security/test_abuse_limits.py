@@ -38,7 +38,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:connect\\(\\) must be used as a context manager"),
 ]
 
-# How each server enforces the 4096-byte frame limit bench/stack.py gives it, seen by a client.
+# How each server enforces the 4096-byte frame limit games/loadtest/stack.py gives it, as a
+# client sees it.
 FRAME_LIMIT_CLOSE = {
     "daphne": 1006,  # autobahn fails the connection "by drop": no close frame, a TCP abort
     "uvicorn": 1009,  # websockets-sansio sends a close frame "message too big"

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from bench.stack import ROOT, Stack, uvicorn_args
+from games.loadtest.stack import ROOT, Stack, uvicorn_args
 from tests.security.nginx import (
     NGINX,
     DoorApi,
@@ -327,9 +327,9 @@ def test_an_api_flood_from_one_address_gets_429_from_the_proxy(front):
 
 
 def test_the_procfile_runs_the_web_process_the_tests_run():
-    """The Procfile's uvicorn flags are bench/stack.py's (which every uvicorn test runs), with
-    the trusted proxies from FORWARDED_ALLOW_IPS (never everyone) and a concurrency limit well
-    above the benchmark's 600 sockets per web process."""
+    """The Procfile's uvicorn flags are games/loadtest/stack.py's (which every uvicorn test
+    runs), with the trusted proxies from FORWARDED_ALLOW_IPS (never everyone) and a
+    concurrency limit well above the benchmark's 600 sockets per web process."""
     line = next(
         line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
     )

@@ -12,7 +12,7 @@ import pytest
 import trustme
 import websockets
 
-from bench.stack import DAPHNE, Stack, free_port
+from games.loadtest.stack import DAPHNE, Stack, free_port
 from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
 from tests.players import Player
 from tests.security.sockets import play_to_the_end

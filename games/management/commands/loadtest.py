@@ -1,7 +1,7 @@
 """`python manage.py loadtest`: bot players against a deployment, for operators.
 
-Runs the benchmark's load generator (bench/loadgen.py) with the same progress display and
-summary as `python -m bench.loadgen`. It plays for real on the target: every bot creates a
+Runs the benchmark's load generator (games/loadtest/loadgen.py) with the same progress display and
+summary as `python -m games.loadtest.loadgen`. It plays for real on the target: every bot creates a
 guest user and takes a seat in a Bench Arena match there (an unlisted game, so the lobby stays
 clean), and those users and matches stay in the target's database afterwards.
 """
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bench.loadgen import WorkerError, run_load
+from games.loadtest.loadgen import WorkerError, run_load
 
 
 class Command(BaseCommand):

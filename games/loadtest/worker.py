@@ -1,9 +1,10 @@
 """The worker: a process of many bots on one event loop, commanded over stdin.
 
-The controller (`LoadGenerator` in bench/loadgen.py) starts it as `python -m bench.loadgen
-worker` and sends JSON-line commands (add players, report a window, stop); the worker answers
-each with one JSON line on stdout. Spreading bots over such processes lets the generator use
-more than one core; each worker counts into one `Recorder` whose windows merge exactly.
+The controller (`LoadGenerator` in loadgen.py) starts it as `python -m
+games.loadtest.loadgen worker` and sends JSON-line commands (add players, report a window,
+stop); the worker answers each with one JSON line on stdout. Spreading bots over such
+processes lets the generator use more than one core; each worker counts into one `Recorder`
+whose windows merge exactly.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any, TextIO
 import httpx
 import websockets
 
-from bench.bots import JOIN_TIMEOUT, Bot, JoinError, SharedTransport
-from bench.stats import Histogram, Recorder
+from games.loadtest.bots import JOIN_TIMEOUT, Bot, JoinError, SharedTransport
+from games.loadtest.stats import Histogram, Recorder
 
 JOIN_CONCURRENCY = 20  # joins in flight per worker process
 STALL_MS = 1000.0  # a connected player with no frame for this long counts as stalled

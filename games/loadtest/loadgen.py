@@ -1,13 +1,14 @@
 """The load generator's controller and command line: worker processes of bots, driven as one.
 
-`LoadGenerator` starts worker processes (bench/worker.py, each running many bots from
-bench/bots.py), spreads the players over them and merges their reports, for the ramp runner
+`LoadGenerator` starts worker processes (games/loadtest/worker.py, each running many bots from
+games/loadtest/bots.py), spreads the players over them and merges their reports, for the ramp runner
 (bench/run.py), `manage.py loadtest` and the one-off CLI below. Each worker reports its own
 CPU per received frame next to the server's, since the generator shares the machine with it.
 
-    python -m bench.loadgen --url http://127.0.0.1:8000 --players 200 --duration 30
-    python -m bench.loadgen --kind raw --url ws://127.0.0.1:8765/ --players 200 --duration 30
-    python -m bench.loadgen worker --kind gameserver --url URL [--url URL2 ...]
+    python -m games.loadtest.loadgen --url http://127.0.0.1:8000 --players 200 --duration 30
+    python -m games.loadtest.loadgen --kind raw --url ws://127.0.0.1:8765/ --players 200 \
+        --duration 30
+    python -m games.loadtest.loadgen worker --kind gameserver --url URL [--url URL2 ...]
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.bots import JOIN_TIMEOUT, KINDS
-from bench.stats import (
+from games.loadtest.bots import JOIN_TIMEOUT, KINDS
+from games.loadtest.stats import (
     Histogram,
     joined_line,
     merge_windows,
@@ -36,9 +37,9 @@ from bench.stats import (
     summarize,
     summary_table,
 )
-from bench.worker import JOIN_CONCURRENCY, Worker
+from games.loadtest.worker import JOIN_CONCURRENCY, Worker
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REPLY_TIMEOUT = 20.0  # seconds a worker has to answer a report or a stop
 START_TIMEOUT = 30.0
 
@@ -48,7 +49,7 @@ class WorkerError(RuntimeError):
 
 
 class WorkerProcess:
-    """One `python -m bench.loadgen worker` child: commands in, one answer line each out."""
+    """One `python -m games.loadtest.loadgen worker` child: commands in, an answer line each."""
 
     def __init__(self, args: list[str]):
         # Its own session: Ctrl-C reaches only the controller, which stops the workers.
@@ -128,7 +129,7 @@ class LoadGenerator:
 
     def start(self) -> None:
         for index in range(self.processes):
-            args = [sys.executable, "-m", "bench.loadgen", "worker", "--kind", self.kind]
+            args = [sys.executable, "-m", "games.loadtest.loadgen", "worker", "--kind", self.kind]
             args += ["--index", str(index)] + [a for url in self.urls for a in ("--url", url)]
             args += ["--deflate"] * self.deflate + ["--no-uvloop"] * (not self.use_uvloop)
             self.workers.append(WorkerProcess(args))
@@ -248,7 +249,7 @@ def run_load(
 
 
 def _worker_main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.loadgen worker")
+    parser = argparse.ArgumentParser(prog="python -m games.loadtest.loadgen worker")
     parser.add_argument("--kind", choices=KINDS, default="gameserver")
     parser.add_argument("--url", action="append", required=True)
     parser.add_argument("--index", type=int, default=0)
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
         _worker_main(argv[1:])
         return
     parser = argparse.ArgumentParser(
-        prog="python -m bench.loadgen",
+        prog="python -m games.loadtest.loadgen",
         description="Bot players that join and play Bench Arena, measuring every frame. With "
         "--kind gameserver each bot creates a guest user and takes a seat in a bench match on "
         "the target.",

@@ -1,7 +1,7 @@
 """The bot: one player that joins like a browser, plays Bench Arena and measures every frame.
 
-It lives apart from the processes that run it (bench/worker.py) and the controller that drives
-those (bench/loadgen.py) because it is the hot path: the generator shares the machine with the
+It lives apart from the processes that run it (worker.py) and the controller that drives
+those (loadgen.py) because it is the hot path: the generator shares the machine with the
 server under test, so a bot reads only the few fields of a frame it needs (one msgspec Struct),
 straight from the connection's parser, and writes its inputs straight to the transport.
 """
@@ -21,11 +21,11 @@ from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from bench.stats import LATE_MS, Recorder
+from games.loadtest.stats import LATE_MS, Recorder
 from games.protocol import SUBPROTOCOL_JSON, TICKET_PREFIX
 
 if TYPE_CHECKING:
-    from bench.worker import Worker
+    from games.loadtest.worker import Worker
 
 KINDS = ("gameserver", "raw")
 GAME = "bench"
