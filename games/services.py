@@ -17,7 +17,7 @@ from django.utils import timezone
 from games.lobby_news import lobby_changed
 from games.models import JOIN_CODE_LENGTH, Match, Participant, new_join_code
 from games.rules import get_game
-from games.rules.base import Result, Seat, parse_options
+from games.rules.base import Result, Seat, offers_bots, parse_options
 from games.selectors import match_roster
 from games.store import StoreUnavailable, get_store
 
@@ -105,7 +105,7 @@ def match_create(
         chosen = parse_options(rules, options)
     except ValueError as error:
         raise ServiceError("bad_options", str(error)) from None
-    bots = getattr(rules, "bots", True)
+    bots = offers_bots(rules)
     if bot_fill and not bots:
         raise ServiceError("bad_options", f"{rules.title} has no bots: set bot_fill to false")
     _check_queue()

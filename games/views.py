@@ -18,7 +18,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from games import metrics, ratelimit, services
 from games.models import Match, Participant
 from games.rules import GAMES
-from games.rules.base import kind
+from games.rules.base import kind, offers_bots, options_of
 from games.selectors import ban_reason, match_get, match_json, open_matches
 from games.services import ServiceError
 from games.staff import BANNED
@@ -203,8 +203,8 @@ def games(request: HttpRequest, body: dict) -> JsonResponse:
                     "max_seats": game.max_seats,
                     "default_seats": game.default_seats,
                     "kind": kind(game),
-                    "bots": getattr(game, "bots", True),
-                    "options": [option.to_json() for option in getattr(game, "options", ())],
+                    "bots": offers_bots(game),
+                    "options": [option.to_json() for option in options_of(game)],
                 }
                 for game in GAMES.values()
                 if game.listed

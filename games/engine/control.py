@@ -55,7 +55,7 @@ class Control:
             return bus.ControlAnswer(ok=False, message=f"the match {why}")
         if message.action == "end":
             runtime.stop(staff_reason(message.text))
-            when = "now" if runtime.events else "at its next tick"
+            when = "now" if runtime.event_driven else "at its next tick"
             return bus.ControlAnswer(ok=True, message=f"the match ends {when}")
         return await self._kick(runtime, message.seat, message.remove)
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from games import bus
 from games.engine.runtime import OVER, PLAYING, MatchRuntime
-from games.protocol import VIEW_SPECTATORS
 
 if TYPE_CHECKING:
     from games.engine.host import EngineHost
@@ -39,7 +38,8 @@ class Events:
             runtime.alarm = None
 
     def running(self) -> int:
-        return sum(r.events and r.on_step is not None for r in self.host.runtimes.values())
+        runtimes = self.host.runtimes.values()
+        return sum(r.event_driven and r.on_step is not None for r in runtimes)
 
     def stepped(self, runtime: MatchRuntime) -> None:
         self.dirty[runtime.match_id] = runtime
@@ -59,9 +59,7 @@ class Events:
             frames, runtime.outbox = runtime.outbox, []
             if host.runtimes.get(runtime.match_id) is not runtime:
                 continue  # let go meanwhile
-            players = [f for f in frames if f.view != VIEW_SPECTATORS]
-            for hub in runtime.watchers:
-                batches[hub].extend(frames if hub in runtime.spectator_hubs else players)
+            runtime.add_to(batches, frames)
             if runtime.phase == OVER:
                 runtime.final = [f for f in frames if f.tick == frames[-1].tick] if frames else []
                 self.remove(runtime)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from games.bus import FrameEntry
 from games.engine.spectators import SpectatorStream
 from games.protocol import VIEW_ALL, VIEW_PLAYERS, VIEW_SEAT, encode, encode_msgpack, now_ms
@@ -35,10 +37,8 @@ class Framing:
                    for view, body in views]  # fmt: skip
         if result is not None:
             final = {"type": "over", "result": result.to_json()}
-            last = players[-1]
-            players[-1] = FrameEntry(match=last.match, token=token, tick=tick, key=key,
-                                     text=last.text, binary=last.binary, over=encode(final),
-                                     over_binary=encode_msgpack(final), view=last.view)  # fmt: skip
+            players[-1] = msgspec.structs.replace(players[-1], over=encode(final),
+                                                  over_binary=encode_msgpack(final))  # fmt: skip
         if not self.spectators.distinct:
             return players
         return [*self.spectators.push(state, players[-1], extra), *players]

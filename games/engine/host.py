@@ -230,7 +230,7 @@ class EngineHost:
 
     def run(self, runtime: MatchRuntime) -> None:
         """A started match runs here from now on: on the tick loop, or on its events."""
-        if runtime.events:
+        if runtime.event_driven:
             self.events.add(runtime)
         else:
             self.ticking.add(runtime)

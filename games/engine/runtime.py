@@ -14,6 +14,7 @@ from games.engine.framing import Framing
 from games.engine.phases import OVER, PLAYING, STARTING, WAITING
 from games.engine.spectators import SpectatorStream, spectator_delay
 from games.engine.steps import EventSteps
+from games.protocol import VIEW_SPECTATORS
 from games.rules.base import EVENTS, Game, IllegalMove, Result, Seat, kind
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class MatchRuntime(EventSteps):
         # Event-driven: frames are numbered by step, match time runs from `origin` (a wall
         # clock second, so a deadline survives a takeover), and each step's frames wait in
         # the outbox until the host sends them (`on_step` tells it).
-        self.events = kind(game) == EVENTS
+        self.event_driven = kind(game) == EVENTS
         self.seq = 0
         self.origin = 0.0
         self.outbox: list[FrameEntry] = []
@@ -122,7 +123,7 @@ class MatchRuntime(EventSteps):
     @property
     def tick(self) -> int:
         """The newest frame's number: the rules' tick, or an event-driven match's step."""
-        return self.seq if self.events else self.state.tick
+        return self.seq if self.event_driven else self.state.tick
 
     def stop(self, reason: str) -> None:
         """Staff ended the match: its next tick (or at once, its next step) is its last,
@@ -240,7 +241,7 @@ class MatchRuntime(EventSteps):
         """A hub's sockets already have `tick` (from a previous owner): they get nothing
         until a keyframe past it, so send one as soon as we are there (an event-driven match
         numbers its next step past it and sends that keyframe at once)."""
-        if not self.events:
+        if not self.event_driven:
             self.keyframe_above = max(self.keyframe_above, tick)
             return
         self.seq = max(self.seq, tick)
@@ -288,13 +289,13 @@ class MatchRuntime(EventSteps):
         if seat in self.left:
             return None  # a message still in flight from a socket whose seat is gone
         try:
-            if self.events:
+            if self.event_driven:
                 self.game.move(self.state, seat, move, self.now())
             elif self.checks:
                 self.game.check(self.state, seat, move)
         except IllegalMove as refusal:
             return str(refusal) or "that move is not allowed now"
-        if self.events:
+        if self.event_driven:
             self._stepped()
         else:
             self.inputs.append((seat, move))
@@ -303,7 +304,7 @@ class MatchRuntime(EventSteps):
     def _bot_seats(self) -> list[int]:
         """Seats a bot moves for: bots', and an absent person's where the game says so."""
         absent = self.absent if self.game.bot_plays_absent else ()
-        if not self.events:
+        if not self.event_driven:
             return [seat.index for seat in self.roster if seat.bot or seat.index in absent]
         return [s for s in self.game.to_move(self.state) if self.roster[s].bot or s in absent]
 
@@ -326,7 +327,7 @@ class MatchRuntime(EventSteps):
         """The step's frames, each view encoded once per sub-protocol, with our fencing
         token; after the last one, `over` is the final message."""
         tick = self.tick
-        if self.events:
+        if self.event_driven:
             periodic = tick % EVENT_KEYFRAME_EVERY == 0
         else:
             periodic = tick % self.tick_rate == self.keyframe_phase
@@ -341,6 +342,17 @@ class MatchRuntime(EventSteps):
         return self.framing.frames(self.state, tick=tick, key=key, token=self.token,
                                    seats=self.seats, result=self.result if over else None,
                                    extra=self._extra())  # fmt: skip
+
+    def add_to(self, batches: dict[str, list[FrameEntry]], frames: list[FrameEntry]) -> None:
+        """Each watching hub's share of a step's frames: the spectators' go only to hubs
+        with spectators of the match."""
+        if not self.spectators.distinct:
+            for hub in self.watchers:
+                batches[hub].extend(frames)
+            return
+        players = [f for f in frames if f.view != VIEW_SPECTATORS]
+        for hub in self.watchers:
+            batches[hub].extend(frames if hub in self.spectator_hubs else players)
 
     # Checkpoints
     def dump(self) -> dict[str, Any]:

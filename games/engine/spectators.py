@@ -30,12 +30,9 @@ class SpectatorStream:
         self.delay = delay
         self.has_view = callable(getattr(game, "spectator_keyframe", None))
         self.delay_ticks = round(delay * tick_rate)
+        # False: spectators get the players' frames themselves (no work, no extra bytes).
+        self.distinct = self.has_view or self.delay_ticks > 0
         self.buffer: deque[FrameEntry] = deque()
-
-    @property
-    def distinct(self) -> bool:
-        """False: spectators get the players' frames themselves (no work, no extra bytes)."""
-        return self.has_view or self.delay_ticks > 0
 
     def push(self, state: Any, frame: FrameEntry, extra: dict[str, Any]) -> list[FrameEntry]:
         """The spectators' frames due this tick. At the end the rest of the buffer goes at

@@ -32,7 +32,7 @@ class EventSteps:
 
     def _stepped(self: MatchRuntime) -> None:
         """The state of an event-driven match changed: its frames go out now."""
-        if not self.events or self.phase != PLAYING:
+        if not self.event_driven or self.phase != PLAYING:
             return
         self.seq += 1
         self.bot_due = None  # a bot that is (still) to move thinks from here
@@ -54,7 +54,7 @@ class EventSteps:
 
     def next_wake(self: MatchRuntime) -> float | None:
         """Seconds until the match next needs the engine: a deadline or a bot's move."""
-        if not self.events or self.phase != PLAYING:
+        if not self.event_driven or self.phase != PLAYING:
             return None
         now = self.now()
         due = [] if (deadline := self._deadline()) is None else [deadline]
@@ -88,4 +88,4 @@ class EventSteps:
     def _extra(self: MatchRuntime) -> dict[str, Any]:
         """What an event-driven match's frames carry besides the view: the match time, so a
         client counts a deadline down without trusting its own clock."""
-        return {"now": round(self.now(), 3)} if self.events else {}
+        return {"now": round(self.now(), 3)} if self.event_driven else {}

@@ -11,7 +11,6 @@ from games import bus, metrics
 from games.engine.clock import TickClock
 from games.engine.ownership import PAUSE_SECONDS
 from games.engine.runtime import OVER, TICK_SLOTS, MatchRuntime
-from games.protocol import VIEW_SPECTATORS
 from games.supervise import supervise
 
 if TYPE_CHECKING:
@@ -69,13 +68,7 @@ class Ticking:
             frames = runtime.step()
             if not frames:
                 continue
-            if len(frames) == 1:  # one view for everyone: the usual case
-                for hub in runtime.watchers:
-                    batches[hub].append(frames[0])
-            else:  # spectators' first (the last frame may carry `over`), for their hubs only
-                players = [f for f in frames if f.view != VIEW_SPECTATORS]
-                for hub in runtime.watchers:
-                    batches[hub].extend(frames if hub in runtime.spectator_hubs else players)
+            runtime.add_to(batches, frames)
             if runtime.phase == OVER:
                 runtime.final = frames  # sent again to a hub that missed them (Redis away)
                 self.remove(runtime.match_id)

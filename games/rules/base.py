@@ -77,6 +77,17 @@ class Option:
     high: int | None = None
     choices: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        """A game that declares an option it could not check fails when it is imported, not
+        at the first match someone creates."""
+        if isinstance(self.default, bool):
+            return
+        if isinstance(self.default, int):
+            if self.low is None or self.high is None or not self.low <= self.default <= self.high:
+                raise ValueError(f"option {self.name!r}: an int needs low <= default <= high")
+        elif self.default not in self.choices:
+            raise ValueError(f"option {self.name!r}: the default must be one of its choices")
+
     def parse(self, value: Any) -> int | bool | str:
         """The value, or ValueError saying what this option accepts."""
         if isinstance(self.default, bool):
@@ -105,7 +116,7 @@ class Option:
 def parse_options(game: Game, given: Any) -> dict[str, Any]:
     """Every option of `game`, from `given` (a dict, or None for the defaults); ValueError
     names an unknown option or a bad value."""
-    declared = {option.name: option for option in getattr(game, "options", ())}
+    declared = {option.name: option for option in options_of(game)}
     given = {} if given is None else given
     if not isinstance(given, dict):
         raise ValueError("options must be an object of option name to value")
@@ -218,6 +229,14 @@ class EventGame(Game, Protocol):
 
 def kind(game: Game) -> str:
     return getattr(game, "kind", TICKING)
+
+
+def options_of(game: Game) -> tuple[Option, ...]:
+    return getattr(game, "options", ())
+
+
+def offers_bots(game: Game) -> bool:
+    return getattr(game, "bots", True)
 
 
 def has_seat_views(game: Game) -> bool:
