@@ -36,6 +36,7 @@ class EngineHeartbeat(LayerMessage, tag="engine.heartbeat"):
     hub: str
     matches: dict[str, dict[str, int]]
     spectating: list[str] = []  # matches with spectators here (sent their stream too)
+    newest: dict[str, int] = {}  # per match, the newest tick written to a socket here
 
 
 class EngineUnwatch(LayerMessage, tag="engine.unwatch"):

@@ -55,14 +55,18 @@ class Healing:
         await asyncio.sleep(settings.GAMESERVER["HUB_HEARTBEAT"])
         by_owner: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
         spectating: dict[str, list[str]] = defaultdict(list)
+        newest: dict[str, dict[str, int]] = defaultdict(dict)
         for match_id, owner in list(self.hub.watching.items()):
             sockets = [c for c in self.hub.sockets.get(match_id, ()) if not c.closing]
             by_owner[owner][match_id] = {c.socket_id: c.seat for c in sockets if not c.spectator}
             if any(c.spectator for c in sockets):
                 spectating[owner].append(match_id)
+            if sockets:
+                newest[owner][match_id] = max(c.sent_tick for c in sockets)
         for owner, matches in by_owner.items():
             beat = bus.EngineHeartbeat(hub=self.hub.channel, matches=matches,
-                                            spectating=spectating[owner])  # fmt: skip
+                                       spectating=spectating[owner],
+                                       newest=newest[owner])  # fmt: skip
             try:
                 await self.hub._send(owner, beat)
             except Exception as error:  # that engine's channel is full (paused) or Redis away

@@ -87,8 +87,12 @@ class Seating:
                 if match_id not in self.host.loading:
                     await self.refuse(message.hub, match_id)
                 continue
-            if message.hub not in runtime.watchers:
-                runtime.keyframe_now()  # new to us, or given up as dead and back
+            newest = message.newest.get(match_id)
+            behind = runtime.event_driven and newest is not None and newest < runtime.tick
+            if message.hub not in runtime.watchers or behind:
+                # New to us, or given up as dead and back; or the hub's sockets lost an
+                # event-driven match's last steps (Redis away), which no later tick would mend.
+                runtime.keyframe_now()
             runtime.watchers[message.hub] = now
             if match_id in message.spectating:
                 runtime.spectator_hubs.add(message.hub)
